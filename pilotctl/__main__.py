@@ -1,0 +1,5 @@
+import sys
+
+from pilotctl.cli import main
+
+sys.exit(main())

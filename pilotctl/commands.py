@@ -1,0 +1,5 @@
+"""The explicit list of command modules; nothing registers itself on import."""
+
+from __future__ import annotations
+
+MODULES: list = []
