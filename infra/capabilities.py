@@ -237,7 +237,7 @@ GRANTS: dict[str, dict[Capability, tuple[tuple[tuple[str, ...], str], ...]]] = {
         V: ((("logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:StartQuery"), "log_group"),
             (("logs:GetLogEvents",), "log_stream")),
         C: ((("logs:CreateLogStream",), "log_group"), (("logs:PutLogEvents",), "log_stream")),
-        E: ((("logs:CreateExportTask",), "log_group"),),
+        E: (),  # as for S3: export is granted only through stores that hold exports
         D: ((("logs:DeleteLogStream",), "log_group"),),
         A: ((("logs:PutRetentionPolicy", "logs:TagResource"), "log_group"),),
     },

@@ -51,6 +51,9 @@ CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 OWNER_KEYS = ("permissions", "auditLogs", "support", "data")
 # Names that identify a group rather than a person; a spec that uses one as a
 # person id is declaring a shared login.
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
 SHARED_ID_WORDS = ("shared", "team", "admin", "root", "service", "generic", "everyone", "group")
 
 
@@ -297,9 +300,16 @@ def _parse_stores(r: _Reader, config: Mapping[str, Any], ns: str) -> tuple[Store
         classification = r.require(raw, "classification", path + ".classification")
         if classification not in CLASSIFICATIONS:
             raise r.fail(path + ".classification", classification, f"one of {', '.join(CLASSIFICATIONS)}")
+        retention = r.positive_int(raw, "retentionDays", path + ".retentionDays")
+        if kind == "s3" and retention < 2:
+            # Versioned buckets need at least one day for current and one for noncurrent versions.
+            raise r.fail(path + ".retentionDays", retention, "at least 2 days for an s3 store")
+        if kind == "log_group" and retention not in LOG_RETENTION_DAYS:
+            raise r.fail(path + ".retentionDays", retention,
+                         "a CloudWatch Logs retention period: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         stores.append(Store(
             name=name, kind=kind, classification=classification,
-            retention_days=r.positive_int(raw, "retentionDays", path + ".retentionDays"),
+            retention_days=retention,
             backup=r.boolean(raw, "backup", path + ".backup"),
             holds_exports=r.boolean(raw, "holdsExports", path + ".holdsExports", default=False),
             description=r.text(raw, "description", path + ".description", default=""),
