@@ -231,7 +231,7 @@ GRANTS: dict[str, dict[Capability, tuple[tuple[tuple[str, ...], str], ...]]] = {
         C: ((("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"), "object"),),
         E: (),  # export is granted as view and change on stores that hold exports
         D: ((("s3:DeleteObject", "s3:DeleteObjectVersion"), "object"),),
-        A: ((("s3:PutBucketTagging",), "bucket"),),
+        A: (),  # store settings belong to the deployment; admin is granted as people management
     },
     "log_group": {
         V: ((("logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:StartQuery"), "log_group"),
@@ -239,7 +239,7 @@ GRANTS: dict[str, dict[Capability, tuple[tuple[tuple[str, ...], str], ...]]] = {
         C: ((("logs:CreateLogStream",), "log_group"), (("logs:PutLogEvents",), "log_stream")),
         E: (),  # as for S3: export is granted only through stores that hold exports
         D: ((("logs:DeleteLogStream",), "log_group"),),
-        A: ((("logs:PutRetentionPolicy", "logs:TagResource"), "log_group"),),
+        A: (),
     },
     "kms_key": {
         V: ((("kms:Decrypt", "kms:DescribeKey"), "key"),),
