@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-MODULES: list = []
+from pilotctl import iam_cmd
+
+MODULES: list = [iam_cmd]
