@@ -16,9 +16,11 @@ Kinds and their attributes:
 - ``iam_role``: RoleName, Path, AssumeRolePolicyDocument, InlinePolicies
   ``{name: document}``, AttachedPolicies ``[arn]``, PermissionsBoundary (arn or None).
 - ``iam_user``: UserName, Path, InlinePolicies, AttachedPolicies, PermissionsBoundary,
-  Groups ``[name]``, LoginProfile (bool), AccessKeys (count).
+  Groups ``[name]``, GroupPolicies ``{group: {"InlinePolicies": {...}, "AttachedPolicies":
+  [...]}}`` (groups have no kind of their own, and their policies apply to the user),
+  LoginProfile (bool), AccessKeys (count of active and inactive keys).
 - ``iam_policy``: a managed policy: PolicyName, Document (default version).
-- ``kms_key``: KeyId, Policy, KeyRotationEnabled, KeyState, Description.
+- ``kms_key``: KeyId, Policy, KeyRotationEnabled, KeyState, Description, Aliases ``[name]``.
 - ``backup_vault``: BackupVaultName, EncryptionKeyArn, Locked, MinRetentionDays,
   MaxRetentionDays.
 - ``backup_plan``: BackupPlanId, BackupPlanName, Rules (``get_backup_plan`` shape),
