@@ -77,22 +77,22 @@ class RequestContext:
     """Request-context keys with their values, plus the keys the caller declares unknowable.
 
     ``unknowable`` holds key names, prefixes ending in ``*`` (``aws:RequestTag/*``),
-    or ``*`` alone: every key not given is unknowable.
+    or ``*`` alone: every key not given is unknowable. ``absent`` takes the same forms
+    and names keys known to be absent, which wins over ``unknowable`` (a role session
+    never carries aws:username, even when every other key is unknowable).
     """
 
-    def __init__(self, values: Mapping[str, Any] | None = None, unknowable: Iterable[str] = ()):
+    def __init__(self, values: Mapping[str, Any] | None = None, unknowable: Iterable[str] = (),
+                 absent: Iterable[str] = ()):
         self._values: dict[str, ContextValue] = {k.lower(): normalize_value(v) for k, v in (values or {}).items()}
-        names = {key.lower() for key in unknowable}
-        self._all_unknowable = "*" in names
-        self._prefixes = tuple(name[:-1] for name in names if name.endswith("*") and name != "*")
-        self._unknowable = frozenset(name for name in names if not name.endswith("*"))
+        self._unknowable = _KeySet(unknowable)
+        self._absent = _KeySet(absent)
 
     def lookup(self, key: str) -> Lookup:
         lowered = key.lower()
         if lowered in self._values:
             return Lookup(present=True, value=self._values[lowered])
-        unknowable = (self._all_unknowable or lowered in self._unknowable
-                      or any(lowered.startswith(prefix) for prefix in self._prefixes))
+        unknowable = lowered in self._unknowable and lowered not in self._absent
         return Lookup(present=False, unknowable=unknowable)
 
     def get(self, key: str) -> ContextValue | None:
@@ -100,6 +100,19 @@ class RequestContext:
 
     def items(self) -> Iterable[tuple[str, ContextValue]]:
         return self._values.items()
+
+
+class _KeySet:
+    """Key names, prefixes ending in ``*``, or ``*`` alone, compared case-insensitively."""
+
+    def __init__(self, names: Iterable[str]):
+        lowered = {name.lower() for name in names}
+        self._everything = "*" in lowered
+        self._prefixes = tuple(name[:-1] for name in lowered if name.endswith("*") and name != "*")
+        self._names = frozenset(name for name in lowered if not name.endswith("*"))
+
+    def __contains__(self, key: str) -> bool:
+        return self._everything or key in self._names or any(key.startswith(p) for p in self._prefixes)
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,8 @@ def parse_caller(principal_arn: str, context: RequestContext | None = None) -> C
     """Parse a principal ARN; for a session, take the role ARN from aws:PrincipalArn if given.
 
     A session ARN carries the role name but not the role's path, so without
-    aws:PrincipalArn the role ARN is built without a path. A bare role ARN is taken
-    as a session of that role whose session name is unknown.
+    aws:PrincipalArn the role ARN is built without a path. A bare role ARN stands for
+    any session of that role: a grant to one of its session ARNs counts as direct.
     """
     if _SERVICE.match(principal_arn):
         return Caller(arn=principal_arn, kind="service", account="")
@@ -102,7 +102,13 @@ def _listed(element: PrincipalElement, caller: Caller) -> set[str]:
         return {caller.arn} if caller.arn in element.values.get("Service", ()) else set()
     named = {_normalize(value, caller.partition) for value in element.values.get("AWS", ())}
     named |= set(element.values.get("Federated", ()))
-    return named & caller.identities
+    listed = named & caller.identities
+    if caller.kind == "role":
+        # A bare role stands for any of its sessions, and whoever assumes the role
+        # chooses the session name, so naming any session of the role names it.
+        sessions = f"arn:{caller.partition}:sts::{caller.account}:assumed-role/{caller.arn.rsplit('/', 1)[-1]}/"
+        listed |= {caller.arn + "#session" for value in named if value.startswith(sessions)}
+    return listed
 
 
 def principal_match(element: PrincipalElement, caller: Caller) -> str | None:
@@ -112,7 +118,9 @@ def principal_match(element: PrincipalElement, caller: Caller) -> str | None:
     listed = _listed(element, caller)
     best = None
     for identity in listed:
-        if identity == caller.root_arn:
+        if identity.endswith("#session"):
+            category = DIRECT
+        elif identity == caller.root_arn:
             category = ACCOUNT
         elif identity == caller.role_arn:
             category = ROLE

@@ -1,0 +1,374 @@
+"""The access matrix: which person or role can do what to each tenant resource, and why.
+
+``build_matrix`` evaluates every IAM user and role of an inventory against the tenant
+resources (S3 buckets, log groups, KMS keys, the trail, tenant users and roles) with
+the evaluator of ``datamap.iam``, including bucket policies, key policies and role
+trust policies. People are users tagged ``pilot:person``; roles carry
+``pilot:role``. A user reaches a role when both the user's identity policies and the
+role's trust policy allow ``sts:AssumeRole`` (both are evaluated); the role's cells
+are then repeated for that user with ``via`` naming the role.
+
+Cost: for each principal, every Resource pattern of its statements is looked up in
+an index of resource ARNs, and only the resources found (plus those whose resource
+policy names the principal) are evaluated. On each resource, actions that the same
+statements match share one decision, so the work grows with statements times
+matched resources, not with principals times resources times actions.
+
+Limits: role chaining (a role assuming another role), session policies, SCPs and
+RCPs, S3 ACLs and access points, KMS grants, and backup vaults are not evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from datamap.iam.actions import ActionCatalog
+from datamap.iam.context import RequestContext, has_variables, resolve
+from datamap.iam.evaluation import Decision, Result, decide
+from datamap.iam.identities import PolicyStore, Principal, load_principals, parse_or_unknown
+from datamap.iam.matching import action_matches
+from datamap.iam.policy import Statement, unknown_policy
+from datamap.iam.principals import _normalize
+from datamap.iam.targets import ResourceIndex, Target, forms_of, samples
+from datamap.matrix import AccessCell, AccessMatrix, StatementRef
+from datamap.inventory import Inventory
+from infra import tags
+from infra.capabilities import CAPABILITIES, Capability, classify
+from infra.spec import PilotSpec
+
+log = logging.getLogger(__name__)
+_RANK = {Decision.ALLOW: 2, Decision.UNKNOWN: 1, Decision.DENY: 0}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The request context the matrix assumes for every request."""
+
+    secure_transport: bool = True    # aws:SecureTransport: requests use TLS
+    mfa_present: bool = True         # aws:MultiFactorAuthPresent: people sign in with MFA
+    principal_tags: bool = True      # aws:PrincipalTag/*: the tags the user or role has
+    resource_tags: bool = True       # aws:ResourceTag/*: the tags the resource has
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further keys taken as known
+    unknowable: tuple[str, ...] = ("*",)  # every other key cannot be known
+
+    def describe(self) -> tuple[str, ...]:
+        lines = [f"aws:SecureTransport is {str(self.secure_transport).lower()}",
+                 f"aws:MultiFactorAuthPresent is {str(self.mfa_present).lower()}, also when a trust policy "
+                 "requires MFA"]
+        if self.principal_tags:
+            lines.append("aws:PrincipalTag/* are the tags of the user or role as recorded; no session tags")
+        if self.resource_tags:
+            lines.append("aws:ResourceTag/* are the tags of the resource as recorded")
+        lines += [f"{key} is {value!r}" for key, value in self.extra.items()]
+        lines.append("aws:username, aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType and "
+                     "aws:ResourceAccount follow from the principal and the inventory")
+        lines.append("any other key is unknown: " + ", ".join(self.unknowable)
+                     if self.unknowable != ("*",) else "any other condition key is unknown")
+        return tuple(lines)
+
+
+DEFAULT_ASSUMPTIONS = Assumptions()
+_CATALOG: ActionCatalog | None = None
+
+
+def default_catalog() -> ActionCatalog:
+    global _CATALOG
+    if _CATALOG is None:
+        _CATALOG = ActionCatalog()
+    return _CATALOG
+
+
+@dataclass
+class _Grant:
+    """What one principal can do on one target, by capability, before cells are built."""
+
+    allowed: dict[Capability, dict[str, None]] = field(default_factory=dict)
+    unknown: dict[Capability, dict[str, None]] = field(default_factory=dict)
+    refs: dict[Capability, dict[StatementRef, None]] = field(default_factory=dict)
+    conditions: dict[Capability, dict[str, None]] = field(default_factory=dict)
+
+    def add(self, capability: Capability, action: str, result: Result) -> None:
+        bucket = self.allowed if result.decision is Decision.ALLOW else self.unknown
+        bucket.setdefault(capability, {})[action] = None
+        self.refs.setdefault(capability, {}).update(dict.fromkeys(result.statements))
+        if result.decision is Decision.UNKNOWN:
+            self.conditions.setdefault(capability, {}).update(dict.fromkeys(result.unknown_conditions))
+
+
+class _Builder:
+    """Holds the indexes shared by all principals of one inventory."""
+
+    def __init__(self, inventory: Inventory, spec: PilotSpec | None, assumptions: Assumptions,
+                 catalog: ActionCatalog):
+        self.inventory, self.spec, self.assumptions, self.catalog = inventory, spec, assumptions, catalog
+        self.account = inventory.account_id
+        self.region = spec.region if spec is not None else inventory.region
+        self.targets = self._targets()
+        self.index = ResourceIndex(self.targets)
+        self.resource_policies = {t.arn: self._resource_policy(t) for t in self.targets}
+        self.named: dict[str, list[Target]] = {}   # principal value -> targets whose policy grants it
+        self.open: list[Target] = []               # targets granting "*" or by NotPrincipal
+        for target in self.targets:
+            self._note_grantees(target)
+        self.unclassified: set[str] = set()
+
+    def _targets(self) -> list[Target]:
+        targets = []
+        stores = {s.name: s for s in self.spec.stores} if self.spec is not None else {}
+        for resource in self.inventory.resources:
+            shaped = forms_of(resource)
+            if shaped is None:
+                continue
+            kind, forms = shaped
+            store = resource.tags.get(tags.STORE, "")
+            exports = store in stores and stores[store].holds_exports
+            targets.append(Target(resource=resource, kind=kind, name=store or resource.name,
+                                  holds_exports=exports, forms=forms))
+        return targets
+
+    def _resource_policy(self, target: Target) -> tuple[Statement, ...] | None:
+        resource = target.resource
+        attribute = {"s3_bucket": "Policy", "kms_key": "Policy"}.get(resource.kind)
+        if attribute is None:
+            return None
+        label = ("bucket " if resource.kind == "s3_bucket" else "key ") + resource.name + \
+            (" bucket policy" if resource.kind == "s3_bucket" else " key policy")
+        if not resource.known(attribute):
+            reason = resource.errors.get(attribute, "not in the inventory")
+            log.warning("%s could not be read (%s); cells it could change are unknown", label, reason)
+            return unknown_policy(label, "resource", f"{label} could not be read: {reason}").statements
+        document = resource.get(attribute)
+        if document is None:
+            return None
+        return parse_or_unknown(document, label, "resource").statements
+
+    def _note_grantees(self, target: Target) -> None:
+        for st in self.resource_policies[target.arn] or ():
+            if not st.allows or st.principal is None:
+                continue
+            if st.principal.wildcard or st.not_principal or st.unknown_reason:
+                self.open.append(target)
+                continue
+            for values in st.principal.values.values():
+                for value in values:
+                    self.named.setdefault(_normalize(value, "aws"), []).append(target)
+
+    def context(self, principal: Principal, target: Target | None) -> RequestContext:
+        values = dict(principal.context)
+        values.update({"aws:SecureTransport": self.assumptions.secure_transport,
+                       "aws:MultiFactorAuthPresent": self.assumptions.mfa_present,
+                       "aws:PrincipalIsAWSService": False, "aws:ResourceAccount": self.account})
+        absent = list(principal.absent)
+        if target is not None:
+            region = target.resource.region or self.region
+            if region:
+                values["aws:RequestedRegion"] = region
+            if self.assumptions.resource_tags:
+                values.update({f"aws:ResourceTag/{k}": v for k, v in target.resource.tags.items()})
+                absent.append("aws:ResourceTag/*")
+        values.update(self.assumptions.extra)
+        return RequestContext(values, self.assumptions.unknowable, absent)
+
+    def statement_targets(self, principal: Principal) -> dict[Statement, tuple[Target, ...] | None]:
+        """Return the targets each identity statement may match; None means every target."""
+        base = self.context(principal, None)
+        found: dict[Statement, tuple[Target, ...] | None] = {}
+        for st in principal.identity:
+            if st.resources is None or st.not_resource:
+                found[st] = None
+                continue
+            hits: dict[int, Target] = {}
+            for pattern in st.resources:
+                if st.variables and has_variables(pattern):
+                    resolved = resolve(pattern, base)
+                    if resolved.missing:
+                        continue
+                    pattern = resolved.text if resolved.text is not None else pattern.split("${", 1)[0] + "*"
+                hits.update((id(t), t) for t in self.index.lookup(pattern))
+            found[st] = tuple(hits.values())
+        return found
+
+    def grants(self, principal: Principal, per_statement: dict[Statement, tuple[Target, ...] | None]
+               ) -> dict[int, tuple[Target, _Grant]]:
+        """Evaluate the principal on every target it may reach; return the targets with grants."""
+        candidates: dict[int, Target] = {}
+        for st, hits in per_statement.items():
+            if st.allows:
+                candidates.update((id(t), t) for t in (self.index.all if hits is None else hits))
+        for identity in principal.caller.identities:
+            candidates.update((id(t), t) for t in self.named.get(identity, ()))
+        if principal.kind == "role":
+            sessions = principal.resource.arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+            prefix = sessions.rsplit("/", 1)[0] + "/" + principal.name + "/"
+            for value, targets in self.named.items():
+                if value.startswith(prefix):
+                    candidates.update((id(t), t) for t in targets)
+        candidates.update((id(t), t) for t in self.open)
+
+        results = {}
+        for key, target in candidates.items():
+            identity = [st for st, hits in per_statement.items() if hits is None or target in hits]
+            grant = self._evaluate(principal, target, identity)
+            if grant.allowed or grant.unknown:
+                results[key] = (target, grant)
+        return results
+
+    def _evaluate(self, principal: Principal, target: Target, identity: Sequence[Statement]) -> _Grant:
+        grant = _Grant()
+        resource = self.resource_policies[target.arn]
+        boundary = principal.boundary
+        context = self.context(principal, target)
+        identity_set = set(identity)
+        for form in target.forms:
+            matched: dict[Statement, frozenset[str]] = {}
+            granting: set[str] = set()
+            for st in (*identity, *(boundary or ()), *(resource or ())):
+                actions = self.catalog.matching(st.actions, st.not_action, target.kind, form.name)
+                if form.subset:
+                    actions = frozenset(a for a in actions if form.accepts(a))
+                if not actions:
+                    continue
+                matched[st] = actions
+                if st.allows and (st in identity_set or st.principal is not None):
+                    granting |= actions
+            if not granting:
+                continue
+            classes: dict[tuple[int, ...], list[str]] = {}
+            signature: dict[str, list[Statement]] = {a: [] for a in granting}
+            for st, actions in matched.items():
+                for action in actions & granting:
+                    signature[action].append(st)
+            for action, statements in signature.items():
+                classes.setdefault(tuple(id(st) for st in statements), []).append(action)
+            arns = samples(form, self._patterns(matched, context))
+            for actions in classes.values():
+                chosen = set(signature[actions[0]])
+                result = self._decide(principal, context, actions[0], arns,
+                                      [st for st in identity if st in chosen],
+                                      None if boundary is None else [st for st in boundary if st in chosen],
+                                      None if resource is None else [st for st in resource if st in chosen])
+                if result.decision is Decision.DENY:
+                    continue
+                for action in actions:
+                    capability = classify(action, target.kind, target.holds_exports)
+                    if capability is None:
+                        self.unclassified.add(action)
+                    else:
+                        grant.add(capability, action, result)
+        return grant
+
+    def _decide(self, principal: Principal, context: RequestContext, action: str, arns: Sequence[str],
+                identity: list[Statement], boundary: list[Statement] | None,
+                resource: list[Statement] | None) -> Result:
+        best: Result | None = None
+        for arn in arns:
+            result = decide(principal.caller, context, action, arn, self.account, identity, boundary, resource,
+                            actions_checked=True)
+            if best is None or _RANK[result.decision] > _RANK[best.decision]:
+                best = result
+            if best.decision is Decision.ALLOW:
+                break
+        assert best is not None
+        return best
+
+    @staticmethod
+    def _patterns(matched: Mapping[Statement, frozenset[str]], context: RequestContext) -> list[str]:
+        patterns = []
+        for st in matched:
+            for pattern in st.resources or ():
+                if st.variables and has_variables(pattern):
+                    pattern = resolve(pattern, context).text or ""
+                if pattern:
+                    patterns.append(pattern)
+        return patterns
+
+    def reach(self, user: Principal, role: Principal) -> Result:
+        """Decide whether a user may assume a role: identity policies and the trust policy."""
+        context = self.context(user, None)
+        return decide(user.caller, context, "sts:AssumeRole", role.resource.arn, self.account,
+                      user.identity, user.boundary, role.trust or ())
+
+
+def build_matrix(inventory: Inventory, spec: PilotSpec | None = None,
+                 assumptions: Assumptions = DEFAULT_ASSUMPTIONS, catalog: ActionCatalog | None = None
+                 ) -> AccessMatrix:
+    """Evaluate every IAM user and role of ``inventory`` on its tenant resources.
+
+    ``spec`` supplies the stores that hold exports (reading them counts as export)
+    and the region; without it no store is treated as holding exports.
+    """
+    builder = _Builder(inventory, spec, assumptions, catalog or default_catalog())
+    principals = load_principals(inventory, PolicyStore(inventory), assumptions.principal_tags)
+    users = [p for p in principals if p.kind == "user"]
+    roles = [p for p in principals if p.kind == "role"]
+    log.info("access matrix: %d users, %d roles, %d tenant resources", len(users), len(roles),
+             len(builder.targets))
+
+    scans = {id(p): builder.statement_targets(p) for p in principals}
+    grants = {id(p): builder.grants(p, scans[id(p)]) for p in principals}
+    cells: list[AccessCell] = []
+    reached: set[int] = set()
+    for user in users:
+        cells += _cells(user, grants[id(user)], via="own policies")
+        for role in _reachable(builder, user, roles, scans[id(user)]):
+            result = builder.reach(user, role)
+            if result.decision is Decision.DENY:
+                continue
+            reached.add(id(role))
+            cells += _cells(role, grants[id(role)], person=user.person,
+                            via=f"user {user.name} assumes role {role.name}", reach=result)
+    for role in roles:
+        if id(role) not in reached:
+            cells += _cells(role, grants[id(role)], via="")
+    log.info("access matrix: %d cells, %d unclassified actions", len(cells), len(builder.unclassified))
+    return AccessMatrix(customer=inventory.customer, cells=tuple(cells),
+                        unclassified_actions=tuple(sorted(builder.unclassified)),
+                        assumptions=assumptions.describe())
+
+
+def _reachable(builder: _Builder, user: Principal, roles: Sequence[Principal],
+               per_statement: Mapping[Statement, tuple[Target, ...] | None]) -> list[Principal]:
+    """Return the roles worth evaluating for a user: named by an AssumeRole grant or by the trust policy."""
+    arns: set[str] = set()
+    for st, hits in per_statement.items():
+        if st.allows and any(action_matches(p, "sts:AssumeRole") for p in st.actions) != st.not_action:
+            arns.update(t.arn for t in (builder.index.all if hits is None else hits))
+    result = []
+    for role in roles:
+        if role.resource.arn in arns:
+            result.append(role)
+            continue
+        for st in role.trust or ():
+            if st.principal is not None and (st.principal.wildcard or st.not_principal or st.unknown_reason or any(
+                    _normalize(v, "aws") == user.resource.arn for v in st.principal.values.get("AWS", ()))):
+                result.append(role)
+                break
+    return result
+
+
+def _cells(principal: Principal, grants: Mapping[int, tuple[Target, _Grant]], via: str, person: str | None = None,
+           reach: Result | None = None) -> list[AccessCell]:
+    cells = []
+    reach_unknown = reach is not None and reach.decision is Decision.UNKNOWN
+    for target, grant in grants.values():
+        for capability in (Capability(c) for c in CAPABILITIES):
+            allowed = grant.allowed.get(capability)
+            unknown = grant.unknown.get(capability)
+            if not allowed and not unknown:
+                continue
+            status = "allow" if allowed and not reach_unknown else "unknown"
+            conditions = dict(grant.conditions.get(capability, {})) if not allowed else {}
+            refs = dict(grant.refs.get(capability, {}))
+            if reach is not None:
+                refs = {**dict.fromkeys(reach.statements), **refs}
+                if reach_unknown:
+                    conditions = {**dict.fromkeys(reach.unknown_conditions), **conditions}
+            cells.append(AccessCell(
+                principal_arn=principal.resource.arn, person=principal.person if person is None else person,
+                role=principal.role, resource_arn=target.arn, resource_name=target.name, capability=capability,
+                status=status, actions=tuple(sorted(allowed or unknown or ())), statements=tuple(refs),
+                unknown_conditions=tuple(conditions), via=via))
+    return cells
