@@ -289,8 +289,8 @@ def _missing(parts: dict[str, _Term], caller: Caller, owner: str, needs_resource
                            "request needs")
         return "; ".join(reasons)
     if needs_resource_policy and not resource_side:
-        return ("the key or trust policy neither allows this principal nor delegates to its account"
-                if has_resource_policy else "there is no key or trust policy, and one must allow this request")
+        return ("no statement of the key or trust policy allows this principal, directly or by delegating "
+                "to its account" if has_resource_policy else "there is no key or trust policy, and one must allow this request")
     if parts["identity"].value is Tri.FALSE:
         reasons.append("no identity-based policy allows it" if needs_resource_policy or not has_resource_policy
                        else "no identity-based or resource-based policy allows it")
