@@ -122,7 +122,8 @@ def to_dot(graph: nx.MultiDiGraph) -> str:
     lines = [
         "digraph tenant {",
         f'  graph [rankdir=LR, newrank=true, compound=true, nodesep=0.25, ranksep=1.1, fontname="Helvetica",'
-        f' fontsize=16, labelloc=t, labeljust=l, label=<<b>{_html(title)}</b><br align="left"/>{_html(where)}<br align="left"/>>];',
+        f' fontsize=16, labelloc=t, labeljust=l,'
+        f' label=<<b>{_html(title)}</b><br align="left"/>{_html(where)}<br align="left"/>>];',
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=11,'
         ' margin="0.12,0.06"];',
         '  edge [fontname="Helvetica", fontsize=10, arrowsize=0.7];',

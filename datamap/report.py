@@ -6,8 +6,9 @@ every store and copy keeps it, how it is deleted at pilot end, and who owns what
 The same inputs give the same bytes.
 
 Retention figures come from ``retention`` when the caller passes one, a mapping
-{resource ARN: (days, "forever" or "unknown", reason)}. Otherwise
-``datamap.report_retention`` reads them straight from the inventory attributes.
+{resource ARN: (days, "forever" or "unknown", reason)} whose values may also be
+``datamap.retention.Retention`` results. Otherwise ``datamap.report_retention``
+reads them straight from the inventory attributes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from datamap.graph import (
 )
 from datamap.inventory import Inventory, Resource
 from datamap.matrix import AccessMatrix
-from datamap.report_retention import Retention, retention_of
+from datamap.report_retention import RetentionFigure, retention_of
+from datamap.retention.result import Retention
 from infra.capabilities import Capability
 from infra.spec import PilotSpec
 
@@ -44,7 +46,8 @@ AUDIT_CONTENTS = ("records of access", "audit log files")
 
 
 def write_data_map(graph: nx.MultiDiGraph, inventory: Inventory, spec: PilotSpec, matrix: AccessMatrix,
-                   retention: Mapping[str, Retention] | None = None, *, path: str | Path) -> Path:
+                   retention: Mapping[str, RetentionFigure | Retention] | None = None, *,
+                   path: str | Path) -> Path:
     """Write the data map to ``path`` (UTF-8 Markdown) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +56,7 @@ def write_data_map(graph: nx.MultiDiGraph, inventory: Inventory, spec: PilotSpec
 
 
 def render_data_map(graph: nx.MultiDiGraph, inventory: Inventory, spec: PilotSpec, matrix: AccessMatrix,
-                    retention: Mapping[str, Retention] | None = None) -> str:
+                    retention: Mapping[str, RetentionFigure | Retention] | None = None) -> str:
     """Return the data map as Markdown text."""
     holders = _holders(graph)
     retention_by_node = {node: retention_of(graph, inventory, node, retention or {}) for node in holders}
@@ -241,7 +244,7 @@ def _roles_nobody_assumes(graph: nx.MultiDiGraph) -> list[str]:
 
 
 def _retention_table(graph: nx.MultiDiGraph, spec: PilotSpec, holders: list[str],
-                     retention_by_node: Mapping[str, Retention]) -> str:
+                     retention_by_node: Mapping[str, RetentionFigure]) -> str:
     rows = ["## How long it is kept", "",
             f"\"Gone by\" assumes the last record is written on the pilot's last day, {spec.end}.", "",
             *_table_head("Store or copy", "Kept for", "Gone by", "Why")]
@@ -274,7 +277,7 @@ def _gone_by(spec: PilotSpec, graph: nx.MultiDiGraph, node: str, value: int | st
 
 
 def _deletion(spec: PilotSpec, graph: nx.MultiDiGraph, holders: list[str],
-              retention_by_node: Mapping[str, Retention]) -> str:
+              retention_by_node: Mapping[str, RetentionFigure]) -> str:
     audit = [n for n in holders if graph.nodes[n].get("contents") in AUDIT_CONTENTS]
     data = [n for n in holders if n not in audit]
     never = [_title(graph, n) for n in holders if retention_by_node[n][0] == "forever"]
@@ -296,7 +299,7 @@ def _deletion(spec: PilotSpec, graph: nx.MultiDiGraph, holders: list[str],
     return "\n".join(lines)
 
 
-def _latest(spec: PilotSpec, nodes: list[str], retention_by_node: Mapping[str, Retention]) -> str:
+def _latest(spec: PilotSpec, nodes: list[str], retention_by_node: Mapping[str, RetentionFigure]) -> str:
     """Return when the last of ``nodes`` is emptied, as a phrase that follows the name of the data."""
     values = [retention_by_node[n][0] for n in nodes]
     if not values:

@@ -1,8 +1,9 @@
 """Retention figures of the data map, read from each store's or copy's own inventory attributes.
 
-The data map uses these when the caller passes no ``retention`` mapping. The figures
-are (days, "forever" or "unknown") with a plain-English reason. A mapping entry for
-a resource ARN always wins over what is read here.
+The data map uses these when the caller passes no ``retention`` mapping. A figure
+is (days, "forever" or "unknown") with a plain-English reason. A mapping entry for a
+resource ARN always wins over what is read here. Its value may be such a pair or a
+``datamap.retention.Retention`` computed by the exact arithmetic there.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from collections.abc import Mapping
 import networkx as nx
 
 from datamap.inventory import Inventory, Resource
+from datamap.retention.result import Retention
 
 # (days, "forever" or "unknown", then the reason in plain words)
-Retention = tuple[int | str, str]
+RetentionFigure = tuple[int | str, str]
 
 
 def retention_of(graph: nx.MultiDiGraph, inventory: Inventory, node: str,
-                  retention: Mapping[str, Retention]) -> Retention:
+                 retention: Mapping[str, RetentionFigure | Retention]) -> RetentionFigure:
+    """Return the retention figure of a store or copy: from ``retention`` if it has the node's ARN, else read."""
     data = graph.nodes[node]
     for key in (data["arn"], node):
         if key in retention:
-            return retention[key]
+            return as_figure(retention[key])
     resource = inventory.by_arn(data["arn"])
     if resource is None:
         return "unknown", "it is not in the inventory (it may be in another account or region), so it was not read"
@@ -31,7 +34,14 @@ def retention_of(graph: nx.MultiDiGraph, inventory: Inventory, node: str,
     return read_retention(resource, inventory)
 
 
-def read_retention(resource: Resource, inventory: Inventory) -> Retention:
+def as_figure(value: RetentionFigure | Retention) -> RetentionFigure:
+    """Return a (days, "forever" or "unknown", reason) pair for a pair or a ``datamap.retention.Retention``."""
+    if isinstance(value, Retention):
+        return (value.days if value.is_days else value.kind.value), value.reason
+    return value
+
+
+def read_retention(resource: Resource, inventory: Inventory) -> RetentionFigure:
     """Return (days, "forever" or "unknown", reason) from a bucket's, log group's or vault's own attributes.
 
     A versioned bucket keeps data for the current-version expiration plus the
@@ -39,7 +49,7 @@ def read_retention(resource: Resource, inventory: Inventory) -> Retention:
     an old version.
     """
     # NOTE: rules with filters (prefix, tags, size), Expiration.Date and Object Lock are only
-    # summarised here. Pass the results of datamap/retention.py as ``retention`` for exact figures.
+    # summarised here. Pass results of the datamap.retention package as ``retention`` for exact figures.
     if resource.kind == "log_group":
         if "retentionInDays" in resource.errors:
             return "unknown", f"its retention setting could not be read ({resource.errors['retentionInDays']})"
@@ -83,7 +93,7 @@ def _whole_bucket(rule: Mapping) -> bool:
     return not any(rule_filter.get(k) for k in ("Prefix", "Tag", "And", "ObjectSizeGreaterThan", "ObjectSizeLessThan"))
 
 
-def _vault_retention(vault: Resource, inventory: Inventory) -> Retention:
+def _vault_retention(vault: Resource, inventory: Inventory) -> RetentionFigure:
     name = vault.get("BackupVaultName", vault.name)
     found = []
     for plan in sorted(inventory.of_kind("backup_plan"), key=lambda r: r.arn):
@@ -104,7 +114,7 @@ def _vault_retention(vault: Resource, inventory: Inventory) -> Retention:
 
 
 def _trail_retention(graph: nx.MultiDiGraph, inventory: Inventory, node: str,
-                     retention: Mapping[str, Retention]) -> Retention:
+                     retention: Mapping[str, RetentionFigure | Retention]) -> RetentionFigure:
     destinations = [v for _, v, d in graph.out_edges(node, data=True) if d["kind"] == "flow"]
     values = [retention_of(graph, inventory, v, retention)[0] for v in destinations]
     names = ", ".join(sorted(graph.nodes[v]["label"] for v in destinations)) or "no destination"

@@ -10,6 +10,7 @@ from datamap.graph import build_graph
 from datamap.inventory import Inventory
 from datamap.report import render_data_map, write_data_map
 from datamap.report_retention import read_retention
+from datamap.retention import bucket_retention
 
 
 def data_map(tenant, retention=None):
@@ -71,6 +72,15 @@ def test_report_retention_mapping_wins(tenant):
     assert row_of(text, "**app-logs**") == ("| **app-logs** | unknown | unknown "
                                             "| retention.py: the policy could not be read |")
     assert "When **app-logs** will be emptied is unknown" in text
+
+
+def test_report_takes_computed_retention(tenant):
+    """A result of datamap.retention can be passed as it is."""
+    records = tenant.inventory.by_arn(bucket_arn("records"))
+    computed = bucket_retention(dict(records.attributes)).data
+    text = data_map(tenant, {records.arn: computed}).split("## How long it is kept")[1]
+    assert row_of(text, "**records**").startswith("| **records** | 90 days | 2027-07-08 ")
+    assert row_of(text, "**records**").endswith(f"| {computed.reason} |")
 
 
 def test_report_lifecycle_unreadable(tenant):
