@@ -10,6 +10,8 @@ Pure functions over ``datamap.inventory`` records, used by ``datamap.graph``:
 - audit log: a CloudTrail trail whose data-event selectors cover the store keeps
   records of access to it, in its S3 bucket and its CloudWatch Logs log group;
 - keys: the KMS key named by bucket encryption, a vault, a log group or a trail.
+
+It also turns ARNs and inventory kinds into readable resource names.
 """
 
 from __future__ import annotations
@@ -331,3 +333,17 @@ def name_from_arn(arn: str) -> str:
 def _partition(arn: str) -> str:
     parts = arn.split(":")
     return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+SERVICES = {"s3_bucket": "S3 bucket", "log_group": "CloudWatch Logs log group", "backup_vault": "AWS Backup vault",
+            "backup_plan": "AWS Backup plan", "cloudtrail_trail": "CloudTrail trail", "kms_key": "KMS key",
+            "iam_user": "IAM user", "iam_role": "IAM role", "iam_policy": "IAM policy"}
+_ARN_SERVICES = ((":s3:::", "s3_bucket"), (":log-group:", "log_group"), (":backup-vault:", "backup_vault"),
+                 (":kms:", "kms_key"), (":user/", "iam_user"), (":role/", "iam_role"))
+
+
+def service_name(resource_kind: str, arn: str) -> str:
+    """Return the AWS service and resource type in words, from the inventory kind or else the ARN."""
+    if not resource_kind:
+        resource_kind = next((kind for marker, kind in _ARN_SERVICES if marker in arn), "")
+    return SERVICES.get(resource_kind, "AWS resource")

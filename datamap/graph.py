@@ -8,8 +8,10 @@ use, such as a person's full name or a store's spec name), ``service`` (for exam
 "S3 bucket"), ``resource_kind`` (the inventory kind, "" when the node is not in the
 inventory) and ``in_inventory``. Copies also have ``contents``.
 
-Node kinds: person, role, store, copy, key; a tenant-tagged resource that is none
-of these keeps its inventory kind (``backup_plan``, ``iam_role`` ...).
+Node kinds: person, role, store, copy, key. A role without a pilot:role tag (a
+service role, such as the one AWS Backup assumes) has ``service_role`` set. A
+tenant-tagged resource that is none of these keeps its inventory kind
+(``backup_plan``, ``iam_policy`` ...).
 
 Edges have ``kind`` and ``label``:
 
@@ -176,7 +178,7 @@ class _Builder:
         arn = resource.arn if resource else extra.pop("arn", node)
         self.graph.add_node(
             node, kind=kind, label=label, arn=arn, name=resource.name if resource else extra.pop("name", label),
-            service=_service(resource.kind if resource else "", arn),
+            service=copies.service_name(resource.kind if resource else "", arn),
             resource_kind=resource.kind if resource else "", region=resource.region if resource else "",
             in_inventory=resource is not None, tags=dict(resource.tags) if resource else {}, **extra)
         return node
@@ -187,12 +189,15 @@ class _Builder:
             if resource.kind == "iam_user" and tags.PERSON in resource.tags:
                 person = resource.tags[tags.PERSON]
                 self.add_node(node, PERSON, self.full_names.get(person, person), resource, person=person)
-            elif resource.kind == "iam_role" and tags.ROLE in resource.tags:
-                self.add_node(node, ROLE, resource.tags[tags.ROLE], resource, role=resource.tags[tags.ROLE])
+            elif resource.kind == "iam_role" and (tags.ROLE in resource.tags or self._tenant_tagged(resource)):
+                self._ensure_role(resource)
             elif _is_store(resource):
                 store = resource.tags[tags.STORE]
                 self.add_node(node, STORE, store, resource, store=store,
                               classification=self._classification(resource, store))
+
+    def _tenant_tagged(self, resource: Resource) -> bool:
+        return resource.tags.get(tags.CUSTOMER) == self.inventory.customer
 
     def _classification(self, resource: Resource, store: str) -> str:
         if tags.CLASSIFICATION in resource.tags:
@@ -283,6 +288,8 @@ class _Builder:
         if node in self.graph:
             return node
         resource = self.by_id.get(node)
+        if resource is not None and resource.kind == "iam_role":
+            return self._ensure_role(resource)
         kind = KEY if resource is not None and resource.kind == "kms_key" else (
             resource.kind if resource is not None else "other")
         return self.add_node(node, kind, cell.resource_name or node, resource)
@@ -306,14 +313,19 @@ class _Builder:
             if named is not None:
                 return self._ensure_role(named)
         if cell.role:
-            return self.add_node(f"role:{cell.role}", ROLE, cell.role, arn="", name=cell.role, role=cell.role)
+            return self.add_node(f"role:{cell.role}", ROLE, cell.role, arn="", name=cell.role, role=cell.role,
+                                 service_role=False)
         return None
 
     def _ensure_role(self, resource: Resource) -> str:
-        """Return the node of a role the matrix names. A role without a pilot:role tag is labelled with its AWS name."""
+        """Return the node of an IAM role, adding it if needed.
+
+        A role without a pilot:role tag is a service role (for example the one AWS
+        Backup assumes): it is labelled with its AWS name and marked ``service_role``.
+        """
         node = node_id(resource.arn)
         role = resource.tags.get(tags.ROLE, resource.get("RoleName", resource.name))
-        return self.add_node(node, ROLE, role, resource, role=role)
+        return self.add_node(node, ROLE, role, resource, role=role, service_role=tags.ROLE not in resource.tags)
 
     def _principal_node(self, cell: AccessCell, principal: Resource | None) -> str:
         """Return the node of a principal that is neither a known person nor reached through a role."""
@@ -361,23 +373,9 @@ class _Builder:
         """Add tenant-tagged resources that nothing above placed, under their inventory kind."""
         for resource in self.inventory.resources:
             node = node_id(resource.arn)
-            if node not in self.graph and resource.tags.get(tags.CUSTOMER) == self.inventory.customer:
+            if node not in self.graph and self._tenant_tagged(resource):
                 kind = KEY if resource.kind == "kms_key" else resource.kind
                 self.add_node(node, kind, resource.name, resource)
-
-
-SERVICES = {"s3_bucket": "S3 bucket", "log_group": "CloudWatch Logs log group", "backup_vault": "AWS Backup vault",
-            "backup_plan": "AWS Backup plan", "cloudtrail_trail": "CloudTrail trail", "kms_key": "KMS key",
-            "iam_user": "IAM user", "iam_role": "IAM role", "iam_policy": "IAM policy"}
-_ARN_SERVICES = ((":s3:::", "s3_bucket"), (":log-group:", "log_group"), (":backup-vault:", "backup_vault"),
-                 (":kms:", "kms_key"), (":user/", "iam_user"), (":role/", "iam_role"))
-
-
-def _service(resource_kind: str, arn: str) -> str:
-    """Return the AWS service and resource type in words, from the inventory kind or else the ARN."""
-    if not resource_kind:
-        resource_kind = next((kind for marker, kind in _ARN_SERVICES if marker in arn), "")
-    return SERVICES.get(resource_kind, "AWS resource")
 
 
 def _is_store(resource: Resource) -> bool:

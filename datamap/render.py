@@ -7,9 +7,10 @@ with the same Graphviz build and fonts, the same SVG and PNG bytes. The SVG lose
 the comment that names the Graphviz version, which is the only line that differs
 between Graphviz builds for the same layout.
 
-Layout: left to right, one cluster each for people, roles, stores, copies, keys and
-other tenant resources, and a legend. Admin grants on people's IAM users are drawn
-as one edge into the people cluster, so they do not pull the layout backwards.
+Layout: left to right, one cluster each for people, their roles, service roles,
+stores, copies, keys and other tenant resources, and a legend. Grants on people's
+IAM users or on roles are drawn as one edge into that cluster, so they do not pull
+the layout backwards.
 """
 
 from __future__ import annotations
@@ -25,16 +26,7 @@ from typing import Any
 
 import networkx as nx
 
-from datamap.graph import (
-    ACCESS,
-    ASSUMES,
-    COPY,
-    FLOW,
-    KEY,
-    PERSON,
-    ROLE,
-    STORE,
-)
+from datamap.graph import ACCESS, ASSUMES, COPY, FLOW, KEY, PERSON, ROLE, STORE
 from infra.capabilities import CAPABILITIES
 from infra.errors import PilotError
 
@@ -43,9 +35,13 @@ log = logging.getLogger(__name__)
 DOT_TIMEOUT_SECONDS = 120
 INSTALL_HINT = "install Graphviz (apt-get install graphviz) or put its bin directory on PATH"
 
+SERVICE_ROLE = "service_role"
+# Clusters whose nodes are IAM principals: grants on them are drawn as one edge per cluster.
+PRINCIPAL_CLUSTERS = {PERSON: "people's IAM users", ROLE: "IAM roles", SERVICE_ROLE: "IAM roles"}
 CLUSTERS = (
     (PERSON, "People (one IAM user each)", "#e3f2fd"),
     (ROLE, "Roles they assume", "#ede7f6"),
+    (SERVICE_ROLE, "AWS service roles (no person signs in as them)", "#f3e5f5"),
     (STORE, "Stores: where customer data rests", "#fff8e1"),
     (COPY, "Copies: backups, replicas, logs", "#e8f5e9"),
     (KEY, "Encryption keys", "#eceff1"),
@@ -128,6 +124,7 @@ def to_dot(graph: nx.MultiDiGraph) -> str:
         ' margin="0.12,0.06"];',
         '  edge [fontname="Helvetica", fontsize=10, arrowsize=0.7];',
     ]
+
     for kind, title_text, colour in CLUSTERS:
         members = [n for n in order if _cluster_of(graph.nodes[n]) == kind]
         if not members:
@@ -139,6 +136,7 @@ def to_dot(graph: nx.MultiDiGraph) -> str:
             data = graph.nodes[n]
             lines.append(f'    {ids[n]} [label=<{_node_label(data)}>, tooltip="{_quote(_tooltip(data))}"];')
         lines.append("  }")
+
     lines.extend(_edge_lines(graph, order, ids))
     right_column = [ids[n] for n in order if _cluster_of(graph.nodes[n]) in (KEY, "other")]
     if len(right_column) > 1:
@@ -155,6 +153,8 @@ def _node_order(graph: nx.MultiDiGraph) -> list[str]:
 
 
 def _cluster_of(data: Mapping[str, Any]) -> str:
+    if data["kind"] == ROLE and data.get("service_role"):
+        return SERVICE_ROLE
     return data["kind"] if data["kind"] in (PERSON, ROLE, STORE, COPY, KEY) else "other"
 
 
@@ -187,24 +187,56 @@ def _tooltip(data: Mapping[str, Any]) -> str:
 
 
 def _edge_lines(graph: nx.MultiDiGraph, order: list[str], ids: Mapping[str, str]) -> list[str]:
+    """Return the DOT edge statements.
+
+    Access edges from a person's role to a store or copy are drawn one per capability.
+    Access edges from a service role, and to a key, are merged into one edge per
+    target. Grants on IAM users or roles become one edge per target cluster, so a
+    role with broad managed policies does not bury the diagram.
+    """
     position = {n: i for i, n in enumerate(order)}
-    first_person = next((n for n in order if graph.nodes[n]["kind"] == PERSON), None)
-    people_grants: dict[tuple[str, str, str], int] = {}
+    cluster = {n: _cluster_of(graph.nodes[n]) for n in order}
+    first_in: dict[str, str] = {}
+    for node in order:
+        first_in.setdefault(cluster[node], node)
+    merged: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     lines = []
     edges = sorted(graph.edges(keys=True, data=True), key=lambda e: (position[e[0]], position[e[1]], str(e[2])))
     for source, target, _, data in edges:
-        if data["kind"] == ACCESS and graph.nodes[target]["kind"] == PERSON:
-            grant = (source, data["label"], data["status"])
-            people_grants[grant] = people_grants.get(grant, 0) + 1
+        if data["kind"] == ACCESS and cluster[target] in PRINCIPAL_CLUSTERS:
+            merged.setdefault((source, f"cluster:{cluster[target]}"), []).append({**data, "target": target})
+        elif data["kind"] == ACCESS and (cluster[source] == SERVICE_ROLE or cluster[target] == KEY):
+            merged.setdefault((source, target), []).append(data)
+        else:
+            lines.append(f"  {ids[source]} -> {ids[target]} [{_edge_attributes(data)}];")
+    for (source, target), grants in merged.items():
+        label = _merged_label(grants)
+        if not target.startswith("cluster:"):
+            lines.append(f"  {ids[source]} -> {ids[target]} [{_edge_attributes(_strongest(grants), label)}];")
             continue
-        lines.append(f"  {ids[source]} -> {ids[target]} [{_edge_attributes(data)}];")
-    grants = sorted(people_grants.items(), key=lambda item: (position[item[0][0]], item[0][1:]))
-    for (source, capability, status), count in grants:
-        data = {"kind": ACCESS, "label": capability, "status": status}
-        label = f"{_capability_text(capability, status)} on {count} people's IAM users"
-        lines.append(f"  {ids[source]} -> {ids[first_person]} [{_edge_attributes(data, label)}, "
-                     f"lhead=cluster_{PERSON}, constraint=false];")
+        target_cluster = target.removeprefix("cluster:")
+        count = len({g["target"] for g in grants})
+        label = f"{label} on {count} {PRINCIPAL_CLUSTERS[target_cluster]}"
+        head = f", lhead=cluster_{target_cluster}" if cluster[source] != target_cluster else ""
+        lines.append(f"  {ids[source]} -> {ids[first_in[target_cluster]]} "
+                     f"[{_edge_attributes(_strongest(grants), label)}{head}, constraint=false];")
     return lines
+
+
+def _merged_label(grants: list[Mapping[str, Any]]) -> str:
+    """Return "view, change, admin (unknown)": each capability once, allowed before unknown wins."""
+    statuses: dict[str, str] = {}
+    for grant in grants:
+        if statuses.get(grant["label"]) != "allow":
+            statuses[grant["label"]] = grant["status"]
+    ordered = sorted(statuses, key=CAPABILITIES.index)
+    return ", ".join(c if statuses[c] == "allow" else f"{c} (unknown)" for c in ordered)
+
+
+def _strongest(grants: list[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """Return the grant whose style the merged edge takes: the strongest allowed capability, else the strongest."""
+    allowed = [g for g in grants if g["status"] == "allow"] or grants
+    return max(allowed, key=lambda g: CAPABILITIES.index(g["label"]))
 
 
 def _edge_attributes(data: Mapping[str, Any], label: str | None = None) -> str:

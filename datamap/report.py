@@ -14,21 +14,12 @@ reads them straight from the inventory attributes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import networkx as nx
 
-from datamap.graph import (
-    ACCESS,
-    ASSUMES,
-    COPY,
-    ENCRYPTED_BY,
-    PERSON,
-    ROLE,
-    STORE,
-    who_can_reach,
-)
+from datamap.graph import ACCESS, ASSUMES, COPY, ENCRYPTED_BY, FLOW, PERSON, ROLE, STORE, who_can_reach
 from datamap.inventory import Inventory, Resource
 from datamap.matrix import AccessMatrix
 from datamap.report_retention import RetentionFigure, retention_of
@@ -123,13 +114,16 @@ def _entering(graph: nx.MultiDiGraph, spec: PilotSpec) -> str:
 
 
 def _stored(graph: nx.MultiDiGraph, inventory: Inventory, holders: list[str]) -> str:
-    rows = ["## Where it is stored", "", *_table_head("Store or copy", "AWS name", "Region", "Encrypted with")]
+    rows = ["## Where it is stored", "",
+            *_table_head("Store or copy", "AWS name", "Copy of", "Region", "Encrypted with")]
     for node in holders:
         data = graph.nodes[node]
         resource = inventory.by_arn(data["arn"])
         region = (resource.region or inventory.region) if resource else "unknown"
-        rows.append(_row(_title(graph, node, with_name=False), data["name"], region or "unknown",
-                         _encryption(graph, node, resource)))
+        sources = sorted({f"{graph.nodes[u]['label']} ({d['flow']})" for u, _, d in graph.in_edges(node, data=True)
+                          if d["kind"] == FLOW})
+        rows.append(_row(_title(graph, node, with_name=False), data["name"], ", ".join(sources) or "-",
+                         region or "unknown", _encryption(graph, node, resource)))
     return "\n".join(rows)
 
 
@@ -154,9 +148,9 @@ def _encryption(graph: nx.MultiDiGraph, node: str, resource: Resource | None) ->
 
 
 def _reach(graph: nx.MultiDiGraph, spec: PilotSpec, matrix: AccessMatrix) -> str:
-    """Return the access section: one row per person, then the statements behind strong or unknown grants."""
+    """Return the access section: one row per person and per role no person assumes, then the deciding statements."""
     names = {p.id: p.name for p in spec.people}
-    targets = _holders(graph) + sorted(n for n, d in graph.nodes(data=True) if d["kind"] not in (STORE, COPY, ROLE))
+    targets = _holders(graph) + sorted(n for n, d in graph.nodes(data=True) if d["kind"] not in (STORE, COPY))
     reach = {node: who_can_reach(graph, node) for node in targets}
     spec_order = [p.id for p in spec.people]
     people = sorted((n for n, d in graph.nodes(data=True) if d["kind"] == PERSON),
@@ -165,37 +159,34 @@ def _reach(graph: nx.MultiDiGraph, spec: PilotSpec, matrix: AccessMatrix) -> str
             "People sign in as their own IAM user and act through the role they assume.", "",
             *_table_head("Person", "Role", "What they can do")]
 
-    details: list[str] = []
+    details: list[tuple] = []
     for person in people:
         pid = graph.nodes[person]["person"]
-        roles = sorted(graph.nodes[v]["label"] for _, v, d in graph.out_edges(person, data=True)
-                       if d["kind"] == ASSUMES)
-        grants: list[str] = []
-        on_people: dict[str, list[str]] = {}
-        for node in targets:
-            capabilities = reach[node].get(pid)
-            if not capabilities:
-                continue
-            text = ", ".join(c.value if s == "allow" else f"{c.value} (unknown)" for c, s in capabilities.items())
-            if graph.nodes[node]["kind"] == PERSON:
-                on_people.setdefault(text, []).append(node)
-                continue
-            grants.append(f"{graph.nodes[node]['label']}: {text}")
-            details.extend(_decisions(graph, person, [node], capabilities, graph.nodes[node]["label"]))
-        for text, users in sorted(on_people.items()):
-            grants.append(f"IAM users of {len(users)} people: {text}")
-            capabilities = reach[users[0]][pid]
-            details.extend(_decisions(graph, person, users, capabilities, f"the IAM users of {len(users)} people"))
-        rows.append(_row(names.get(pid, graph.nodes[person]["label"]), ", ".join(roles) or "no role",
+        roles = [v for _, v, d in graph.out_edges(person, data=True) if d["kind"] == ASSUMES]
+        grants, groups = _grants(graph, targets, lambda node, pid=pid: reach[node].get(pid))
+        for nodes, capabilities, target in groups:
+            details += _decisions(graph, graph.nodes[person]["label"], [person, *roles], nodes, capabilities, target)
+        rows.append(_row(names.get(pid, graph.nodes[person]["label"]),
+                         ", ".join(sorted(graph.nodes[r]["label"] for r in roles)) or "no role",
                          "; ".join(grants) or "nothing"))
+
+    unassumed = sorted((n for n, d in graph.nodes(data=True) if d["kind"] == ROLE
+                        and not any(e["kind"] == ASSUMES for _, _, e in graph.in_edges(n, data=True))),
+                       key=lambda n: (graph.nodes[n]["label"], n))
+    role_rows = []
+    for role in unassumed:
+        grants, groups = _grants(graph, targets, lambda node, role=role: _role_capabilities(graph, role, node))
+        if grants:
+            role_rows.append(_row(graph.nodes[role]["name"], "; ".join(grants)))
+        for nodes, capabilities, target in groups:
+            details += _decisions(graph, f"role {graph.nodes[role]['name']}", [role], nodes, capabilities, target)
+    if role_rows:
+        rows += ["", "Roles no person assumes, such as the roles AWS services use:", "",
+                 *_table_head("Role", "What it can do"), *role_rows]
 
     if details:
         rows += ["", "Export, delete and admin grants, and grants the scan could not decide, with the policy "
-                     "statements that decide each:", "", *details]
-    unassumed = _roles_nobody_assumes(graph)
-    if unassumed:
-        rows += ["", "Roles no person assumes (used by AWS services or not mapped to a person): "
-                 + "; ".join(unassumed) + "."]
+                     "statements that decide each:", "", *_decision_lines(details)]
     if matrix.unclassified_actions:
         rows += ["", "Actions the capability table does not classify, so their effect is unknown: "
                  + ", ".join(sorted(matrix.unclassified_actions)) + "."]
@@ -208,12 +199,46 @@ def _position(order: list[str], item: str) -> int:
     return order.index(item) if item in order else len(order)
 
 
-def _decisions(graph: nx.MultiDiGraph, person: str, nodes: list[str], capabilities: Mapping[Capability, str],
-               target: str) -> list[str]:
-    """Return one line per export, delete, admin or unknown capability, naming the deciding statements."""
-    sources = [person] + [v for _, v, d in graph.out_edges(person, data=True) if d["kind"] == ASSUMES]
-    name = graph.nodes[person]["label"]
-    lines = []
+def _grants(graph: nx.MultiDiGraph, targets: list[str],
+            capabilities_of: Callable[[str], Mapping[Capability, str] | None]) -> tuple[list[str], list[tuple]]:
+    """Return the grant texts ("records: view, change") and the (nodes, capabilities, target name) groups.
+
+    Grants on IAM users and roles are grouped by capability text, so eight users
+    managed the same way take one entry.
+    """
+    grants, groups = [], []
+    principals: dict[tuple[str, str], list[str]] = {}
+    for node in targets:
+        capabilities = capabilities_of(node)
+        if not capabilities:
+            continue
+        text = ", ".join(c.value if s == "allow" else f"{c.value} (unknown)" for c, s in capabilities.items())
+        kind = graph.nodes[node]["kind"]
+        if kind in (PERSON, ROLE):
+            principals.setdefault((kind, text), []).append(node)
+            continue
+        grants.append(f"{graph.nodes[node]['label']}: {text}")
+        groups.append(([node], capabilities, graph.nodes[node]["label"]))
+    for (kind, text), nodes in sorted(principals.items()):
+        target = f"the IAM users of {len(nodes)} people" if kind == PERSON else f"{len(nodes)} IAM roles"
+        grants.append(f"{target.removeprefix('the ')}: {text}")
+        groups.append((nodes, capabilities_of(nodes[0]), target))
+    return grants, groups
+
+
+def _role_capabilities(graph: nx.MultiDiGraph, role: str, node: str) -> dict[Capability, str]:
+    found: dict[Capability, str] = {}
+    if graph.has_edge(role, node):
+        for edge in graph.get_edge_data(role, node).values():
+            if edge["kind"] == ACCESS and found.get(edge["capability"]) != "allow":
+                found[edge["capability"]] = edge["status"]
+    return {c: found[c] for c in Capability if c in found}
+
+
+def _decisions(graph: nx.MultiDiGraph, name: str, sources: list[str], nodes: list[str],
+               capabilities: Mapping[Capability, str], target: str) -> list[tuple]:
+    """Return (name, capability, status, statements, conditions, target) per export, delete, admin or unknown grant."""
+    found = []
     for capability, status in capabilities.items():
         if capability not in STANDOUT and status == "allow":
             continue
@@ -221,26 +246,26 @@ def _decisions(graph: nx.MultiDiGraph, person: str, nodes: list[str], capabiliti
                  for d in graph.get_edge_data(source, node).values()
                  if d["kind"] == ACCESS and d["capability"] == capability]
         statements = "; ".join(sorted({str(s) for d in edges for s in d["statements"]})) or "no statement recorded"
-        conditions = sorted({c for d in edges for c in d["unknown_conditions"]})
-        if status == "allow":
-            lines.append(f"- {name}: **{capability.value}** on {target}, allowed by {statements}.")
-            continue
-        cause = (f"it depends on {', '.join(conditions)}, which the scan cannot evaluate" if conditions
-               else "the evaluator could not decide it")
-        lines.append(f"- {name}: {capability.value} on {target} is **unknown**, because {cause} ({statements}).")
-    return lines
-
-
-def _roles_nobody_assumes(graph: nx.MultiDiGraph) -> list[str]:
-    found = []
-    for role, data in sorted(graph.nodes(data=True), key=lambda item: item[1]["label"]):
-        if data["kind"] != ROLE or any(d["kind"] == ASSUMES for _, _, d in graph.in_edges(role, data=True)):
-            continue
-        grants = sorted(f"{d['label']}{'' if d['status'] == 'allow' else ' (unknown)'} on {graph.nodes[v]['label']}"
-                        for _, v, d in graph.out_edges(role, data=True) if d["kind"] == ACCESS)
-        if grants:
-            found.append(f"{data['name']}: {', '.join(grants)}")
+        conditions = ", ".join(sorted({c for d in edges for c in d["unknown_conditions"]}))
+        found.append((name, capability, status, statements, conditions, target))
     return found
+
+
+def _decision_lines(decisions: list[tuple]) -> list[str]:
+    """Return one line per principal, capability and deciding statements, naming every target they cover."""
+    targets: dict[tuple, list[str]] = {}
+    for name, capability, status, statements, conditions, target in decisions:
+        targets.setdefault((name, capability, status, statements, conditions), []).append(target)
+    lines = []
+    for (name, capability, status, statements, conditions), covered in targets.items():
+        on = ", ".join(covered)
+        if status == "allow":
+            lines.append(f"- {name}: **{capability.value}** on {on}, allowed by {statements}.")
+            continue
+        cause = (f"it depends on {conditions}, which the scan cannot evaluate" if conditions
+                 else "the evaluator could not decide it")
+        lines.append(f"- {name}: {capability.value} on {on} is **unknown**, because {cause} ({statements}).")
+    return lines
 
 
 def _retention_table(graph: nx.MultiDiGraph, spec: PilotSpec, holders: list[str],

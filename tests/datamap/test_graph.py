@@ -35,7 +35,7 @@ def test_graph_nodes(tenant):
     expected |= {("store", "records"), ("store", "reports"), ("store", "app-logs")}
     expected |= {("copy", "pilot-acme"), ("copy", f"acme-audit-{ACCOUNT}"), ("copy", "/pilot/acme/audit-trail"),
                  ("copy", f"acme-access-logs-{ACCOUNT}"), ("copy", f"acme-records-replica-{ACCOUNT}")}
-    expected |= {("key", KEY_ID), ("backup_plan", "pilot-acme"), ("iam_role", "acme-backup-service")}
+    expected |= {("key", KEY_ID), ("backup_plan", "pilot-acme"), ("role", "acme-backup-service")}
     assert found == expected
     copy_services = sorted(d["service"] for _, d in graph.nodes(data=True) if d["kind"] == "copy")
     assert copy_services == ["AWS Backup vault", "CloudTrail trail", "CloudWatch Logs log group", "S3 bucket",
@@ -297,3 +297,11 @@ def test_trail_selectors_unreadable(tenant):
         "cloudtrail trail pilot-acme: EventSelectors could not be read (AccessDenied), so the copies it makes "
         "are unknown"]
     assert not graph.has_edge(bucket_arn("records"), TRAIL_ARN)
+
+
+def test_graph_service_role_flag(tenant):
+    graph = graph_of(tenant)
+    service = graph.nodes["arn:aws:iam::111122223333:role/pilot/acme/service/acme-backup-service"]
+    assert service["kind"] == "role"
+    assert service["service_role"] is True
+    assert graph.nodes[role_arn("recorder")]["service_role"] is False

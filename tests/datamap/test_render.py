@@ -8,10 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from acme_tenant import PEOPLE, bucket_arn, role_arn
+from acme_tenant import KEY_ARN, PEOPLE, bucket_arn, cell, role_arn
 
 from datamap.graph import build_graph
+from datamap.matrix import AccessCell
 from datamap.render import RenderError, render, to_dot
+from infra.capabilities import Capability
 from infra.errors import PilotError
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
@@ -134,3 +136,23 @@ def test_dot_same_for_shuffled_input(tenant):
 def test_dot_tooltips_are_arns(tenant):
     text = to_dot(graph_of(tenant))
     assert f'tooltip="{bucket_arn("records")}"' in text
+
+
+def test_dot_service_role_merged(tenant):
+    service_role = "arn:aws:iam::111122223333:role/pilot/acme/service/acme-backup-service"
+    cells = [AccessCell(principal_arn=service_role, person="", role="", resource_arn=bucket_arn("records"),
+                        resource_name="records", capability=capability, status=status, actions=("s3:x",))
+             for capability, status in ((Capability.VIEW, "allow"), (Capability.DELETE, "allow"),
+                                        (Capability.ADMIN, "unknown"))]
+    text = to_dot(graph_of(tenant.with_cells([*tenant.matrix.cells, *cells])))
+    assert "subgraph cluster_service_role {" in text
+    merged = [line for line in text.splitlines() if 'label="view, delete, admin (unknown)"' in line]
+    assert len(merged) == 1
+    assert 'color="#c62828"' in merged[0]
+
+
+def test_dot_key_grants_merged(tenant):
+    cells = [dataclasses.replace(cell("ana.silva", KEY_ARN, capability, "UseKey"), resource_name="key")
+             for capability in ("view", "change")]
+    text = to_dot(graph_of(tenant.with_cells([*tenant.matrix.cells, *cells])))
+    assert len([line for line in text.splitlines() if 'label="view, change"' in line]) == 1

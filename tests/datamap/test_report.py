@@ -8,9 +8,11 @@ from acme_tenant import ACCOUNT, STORE_ARNS, VAULT_ARN, bucket_arn, log_group_ar
 
 from datamap.graph import build_graph
 from datamap.inventory import Inventory
+from datamap.matrix import AccessCell, StatementRef
 from datamap.report import render_data_map, write_data_map
 from datamap.report_retention import read_retention
 from datamap.retention import bucket_retention
+from infra.capabilities import Capability
 
 
 def data_map(tenant, retention=None):
@@ -42,9 +44,31 @@ def test_report_entering(tenant):
 def test_report_encryption(tenant):
     text = data_map(tenant)
     stored = text.split("## Where it is stored")[1].split("##")[0]
-    assert f"| **records** | acme-records-{ACCOUNT} | eu-west-1 | KMS key " in stored
-    assert "| S3 bucket (access log records) | acme-access-logs-111122223333 | eu-west-1 | keys managed by S3 " \
-           "(SSE-S3) |" in stored
+    assert f"| **records** | acme-records-{ACCOUNT} | - | eu-west-1 | KMS key " in stored
+    assert (f"| S3 bucket (access log records) | acme-access-logs-{ACCOUNT} | records (access log) | eu-west-1 "
+            "| keys managed by S3 (SSE-S3) |") in stored
+
+
+def test_report_copy_sources(tenant):
+    stored = data_map(tenant).split("## Where it is stored")[1].split("##")[0]
+    assert "| AWS Backup vault (recovery points) | pilot-acme | records (backup) | eu-west-1 |" in stored
+    assert ("| CloudTrail trail (records of access) | pilot-acme | records (audit log), reports (audit log) "
+            "| eu-west-1 |") in stored
+    assert f"| S3 bucket (audit log files) | acme-audit-{ACCOUNT} | pilot-acme (audit log) | eu-west-1 |" in stored
+
+
+def test_report_service_role_row(tenant):
+    service_role = "arn:aws:iam::111122223333:role/pilot/acme/service/acme-backup-service"
+    backup_cells = [AccessCell(principal_arn=service_role, person="", role="", resource_arn=bucket_arn("records"),
+                               resource_name="records", capability=capability, status="allow",
+                               actions=("s3:GetObject",),
+                               statements=(StatementRef("arn:aws:iam::aws:policy/Backup", "S3Restore", "Allow"),))
+                    for capability in (Capability.VIEW, Capability.DELETE)]
+    text = data_map(tenant.with_cells([*tenant.matrix.cells, *backup_cells]))
+    assert "Roles no person assumes, such as the roles AWS services use:" in text
+    assert row_of(text, "acme-backup-service") == "| acme-backup-service | records: view, delete |"
+    assert ("- role acme-backup-service: **delete** on records, allowed by arn:aws:iam::aws:policy/Backup "
+            "statement S3Restore (Allow).") in text
 
 
 def test_report_retention_figures(tenant):
