@@ -83,10 +83,11 @@ class TenantBackup(pulumi.ComponentResource):
             name=f"pilot-{spec.customer}-tagged",
             plan_id=self.plan.id,
             iam_role_arn=service_role.arn,
-            selection_tags=[
-                {"type": "STRINGEQUALS", "key": tags.CUSTOMER, "value": spec.customer},
-                {"type": "STRINGEQUALS", "key": tags.BACKUP, "value": "true"},
-            ],
+            # Entries of ListOfTags are ORed, Conditions are ANDed: the tag picks
+            # backed-up stores and the condition keeps other tenants out.
+            selection_tags=[{"type": "STRINGEQUALS", "key": tags.BACKUP, "value": "true"}],
+            conditions=[{"string_equals": [
+                {"key": f"aws:ResourceTag/{tags.CUSTOMER}", "value": spec.customer}]}],
             opts=child)
 
         self.register_outputs({"vault": self.vault.name})

@@ -128,7 +128,22 @@ def selection_body(inputs: Mapping) -> dict:
     if inputs.get("selectionTags"):
         body["ListOfTags"] = [{"ConditionType": t["type"], "ConditionKey": t["key"], "ConditionValue": t["value"]}
                               for t in inputs["selectionTags"]]
+    conditions = _selection_conditions(inputs.get("conditions") or [])
+    if conditions:
+        body["Conditions"] = conditions
     return body
+
+
+def _selection_conditions(raw: Sequence[Mapping]) -> dict:
+    """Pulumi's ``conditions`` blocks as the API's ``Conditions``: operator -> [{ConditionKey, ConditionValue}]."""
+    operators = {"stringEquals": "StringEquals", "stringLikes": "StringLike",
+                 "stringNotEquals": "StringNotEquals", "stringNotLikes": "StringNotLike"}
+    out: dict[str, list[dict[str, str]]] = {}
+    for block in raw:
+        for camel, api in operators.items():
+            for entry in block.get(camel) or []:
+                out.setdefault(api, []).append({"ConditionKey": entry["key"], "ConditionValue": entry["value"]})
+    return out
 
 
 def event_selectors(selectors: Sequence[Mapping]) -> list[dict]:

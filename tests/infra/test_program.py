@@ -179,12 +179,19 @@ def test_store_tags(resources, spec):
 def test_backup_bounded(resources, spec):
     (plan,) = of_type(resources, "backup/plan:Plan")
     (rule,) = plan.inputs["rules"]
-    assert rule["lifecycle"]["deleteAfter"] == 30
+    assert rule["lifecycle"]["deleteAfter"] == 90
     assert rule["lifecycle"]["deleteAfter"] <= spec.retention_days_after_end
+    assert rule["lifecycle"]["deleteAfter"] <= spec.store("records").retention_days
     assert "coldStorageAfter" not in rule["lifecycle"]
+
+
+def test_backup_selection_scoped(resources):
     (selection,) = of_type(resources, "backup/selection:Selection")
-    assert {(t["key"], t["value"]) for t in selection.inputs["selectionTags"]} == {
-        ("pilot:customer", "acme"), ("pilot:backup", "true")}
+    # ListOfTags entries are ORed by AWS Backup: only one may be there, the backup flag.
+    assert selection.inputs["selectionTags"] == [{"type": "STRINGEQUALS", "key": "pilot:backup", "value": "true"}]
+    # Conditions are ANDed: the customer tag keeps other tenants' flagged stores out.
+    assert selection.inputs["conditions"] == [{"stringEquals": [
+        {"key": "aws:ResourceTag/pilot:customer", "value": "acme"}]}]
 
 
 def test_trail_covers_stores(resources):

@@ -35,7 +35,7 @@ def test_acme_loads():
     assert spec.role("reporting").capabilities == {Capability.VIEW, Capability.EXPORT}
     assert spec.role("it-admin").capabilities == {Capability.ADMIN}
     assert not any(Capability.DELETE in r.capabilities for r in spec.roles)
-    assert spec.data_deleted_by == dt.date(2027, 5, 9)
+    assert spec.data_deleted_by == dt.date(2027, 7, 8)
 
 
 def mutate(document: dict, key: str, change) -> dict:

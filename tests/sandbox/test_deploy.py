@@ -63,7 +63,9 @@ def test_backup_selection_exists(deployed, emulator):
     (selection,) = backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"])["BackupSelectionsList"]
     body = backup.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
                                        SelectionId=selection["SelectionId"])["BackupSelection"]
-    assert {t["ConditionKey"] for t in body["ListOfTags"]} == {"pilot:customer", "pilot:backup"}
+    assert [t["ConditionKey"] for t in body["ListOfTags"]] == ["pilot:backup"]
+    assert body["Conditions"]["StringEquals"] == [
+        {"ConditionKey": "aws:ResourceTag/pilot:customer", "ConditionValue": "acme"}]
 
 
 def test_trail_logging(deployed, emulator):
