@@ -49,6 +49,9 @@ _S3 = {
         "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:GetObjectAcl", "s3:GetObjectVersionAcl",
         "s3:GetObjectTorrent", "s3:GetObjectVersionTorrent", "s3:GetObjectLegalHold",
         "s3:GetObjectRetention", "s3:GetObjectAnnotation", "s3:GetObjectVersionAnnotation",
+        # Replication reads are reads of the object's data like GetObjectVersion; the copy
+        # itself needs ReplicateObject on the destination, which is export.
+        "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAnnotationForReplication",
         "s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads",
         "s3:ListMultipartUploadParts", "s3:ListObjectAnnotations", "s3:ListObjectVersionAnnotations",
         # settings (reading them reveals no records, but they are not admin either)
@@ -72,7 +75,6 @@ _S3 = {
         # copies made elsewhere, or sharing by ACL
         "s3:PutReplicationConfiguration", "s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
         "s3:ReplicateObjectAnnotation", "s3:InitiateReplication", "s3:PauseReplication",
-        "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAnnotationForReplication",
         "s3:PutInventoryConfiguration", "s3:PutBucketLogging", "s3:PutBucketNotification",
         "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutBucketAcl", "s3:PutBucketWebsite",
         "s3:CreateJob", "s3:PutAnalyticsConfiguration", "s3:CreateBucketMetadataTableConfiguration",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pilotctl import iam_cmd
+from pilotctl import access_cmd, check_cmd, demo_cmd, iam_cmd, sandbox_cmd, scan_cmd
 
-MODULES: list = [iam_cmd]
+MODULES: list = [demo_cmd, sandbox_cmd, scan_cmd, access_cmd, check_cmd, iam_cmd]

@@ -88,3 +88,47 @@ def scan(customer: str, region: str, endpoint: str | None = None):
 
 def today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
+
+
+def build_access(inventory, spec: PilotSpec | None):
+    from datamap.access import build_matrix
+    return build_matrix(inventory, spec)
+
+
+def write_access(matrix, directory: Path) -> tuple[Path, Path]:
+    """Write the access matrix as JSON and CSV, one row per person, resource and capability."""
+    from datamap.access_out import write_csv, write_json
+    return write_json(matrix, directory / "access.json"), write_csv(matrix, directory / "access.csv")
+
+
+def map_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path) -> Outputs:
+    """Draw the diagram and write the data map for one tenant."""
+    from datamap.graph import build_graph
+    from datamap.render import render
+    from datamap.report import write_data_map
+    outputs = Outputs(directory=directory)
+    graph = build_graph(inventory, matrix, spec)
+    drawn = render(graph, directory, "diagram")
+    outputs.diagram_svg, outputs.diagram_png = drawn["svg"], drawn["png"]
+    if spec is not None:
+        outputs.data_map = write_data_map(graph, inventory, spec, matrix, path=directory / "data-map.md")
+    return outputs
+
+
+def check_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path, on: dt.date | None = None):
+    """Run the rule catalogue and write findings as JSON and Markdown; return (report, json, md)."""
+    from policies.engine import run_checks
+    from policies.formats import json_out, markdown
+    report = run_checks(inventory, spec, matrix, on or today())
+    return report, json_out.write(report, directory / "findings.json"), markdown.write(report, directory / "findings.md")
+
+
+def load_or_scan(customer: str, spec: PilotSpec, args) -> tuple:
+    """Return (inventory, how it was obtained): an --inventory file, or a fresh scan."""
+    from datamap import inventory as inventory_io
+    if getattr(args, "inventory", None):
+        return inventory_io.read(args.inventory), f"read {args.inventory}"
+    endpoint = sandbox_endpoint(args.state_dir) if args.sandbox else None
+    inventory = scan(customer, spec.region, endpoint)
+    inventory_io.write(inventory, out_dir(customer, args.out) / "inventory.json")
+    return inventory, "scanned the sandbox" if args.sandbox else "scanned the account"
