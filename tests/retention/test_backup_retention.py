@@ -54,8 +54,9 @@ def test_continuous_rule_capped_at_35():
 
 def test_copy_with_own_lifecycle():
     rule = backup_rule(lifecycle={"DeleteAfterDays": 7})
+    copy = {"DestinationBackupVaultArn": DR_VAULT, "Lifecycle": {"DeleteAfterDays": 90}}
 
-    assert copy_retention(rule, {"DestinationBackupVaultArn": DR_VAULT, "Lifecycle": {"DeleteAfterDays": 90}}).days == 90
+    assert copy_retention(rule, copy).days == 90
 
 
 def test_copy_without_lifecycle_inherits():

@@ -36,7 +36,8 @@ def test_log_group_retention(group, expected):
 def test_log_group_forever_reason():
     result = log_group_retention({"logGroupName": "/pilot/acme/app"})
 
-    assert result.reason == "log group /pilot/acme/app has no retentionInDays, so CloudWatch Logs keeps its events forever"
+    assert result.reason == ("log group /pilot/acme/app has no retentionInDays, so CloudWatch Logs keeps its "
+                             "events forever")
     assert result.at_least(365) is True
     assert result.at_most(365) is False
 

@@ -1,0 +1,112 @@
+"""The input of every rule: the inventory, the pilot spec, the access matrix and the date of the check.
+
+The spec and the matrix may be missing (an account without a spec, a run that did not
+evaluate IAM). Rules that need them report unknown. ``stores`` ties inventory
+resources to spec stores, by the ``pilot:store`` tag or, failing that, by the names
+the program gives them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+from datamap.inventory import Inventory, Resource
+from datamap.matrix import AccessMatrix
+from infra import naming, tags
+from infra.spec import PilotSpec, Store
+
+STORE_KINDS = {"s3_bucket": "s3", "log_group": "log_group"}
+
+
+@dataclass(frozen=True)
+class StoreResource:
+    """A tenant resource that is a store, with its spec entry when the spec declares it."""
+
+    resource: Resource
+    name: str                     # store name: the pilot:store tag, or the spec name matched by resource name
+    spec_store: Store | None
+
+
+@dataclass(frozen=True)
+class RetentionLimit:
+    """The maximum days a store's data may live, and where that number comes from."""
+
+    days: int
+    source: str                   # e.g. "tag pilot:retention-days" or "the pilot spec"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    inventory: Inventory
+    spec: PilotSpec | None
+    matrix: AccessMatrix | None
+    today: dt.date
+
+    @cached_property
+    def stores(self) -> tuple[StoreResource, ...]:
+        """Return the inventory resources that are stores, in inventory order."""
+        found = []
+        for resource in self.inventory.resources:
+            if resource.kind not in STORE_KINDS:
+                continue
+            name = resource.tags.get(tags.STORE) or self.spec_name_of(resource)
+            if not name:
+                continue
+            spec_store = None
+            if self.spec is not None:
+                spec_store = next((s for s in self.spec.stores if s.name == name), None)
+            found.append(StoreResource(resource, name, spec_store))
+        return tuple(found)
+
+    def missing_stores(self) -> tuple[Store, ...]:
+        """Return the spec stores that no inventory resource carries."""
+        if self.spec is None:
+            return ()
+        present = {s.name for s in self.stores}
+        return tuple(s for s in self.spec.stores if s.name not in present)
+
+    def retention_limit(self, store: StoreResource) -> RetentionLimit | None:
+        """Return the stricter of the store's pilot:retention-days tag and its spec retention.
+
+        None when neither is known. A tag that is not a positive whole number is
+        ignored here, because the tag rule reports it.
+        """
+        tag_days = positive_days(store.resource.tags.get(tags.RETENTION_DAYS))
+        spec_days = store.spec_store.retention_days if store.spec_store else None
+        if tag_days is not None and spec_days is not None:
+            if tag_days == spec_days:
+                return RetentionLimit(tag_days, f"tag {tags.RETENTION_DAYS} and the pilot spec")
+            if tag_days < spec_days:
+                return RetentionLimit(tag_days, f"tag {tags.RETENTION_DAYS}, shorter than the pilot spec's "
+                                                f"{spec_days} days")
+            return RetentionLimit(spec_days, f"the pilot spec, shorter than tag {tags.RETENTION_DAYS} "
+                                             f"({tag_days} days)")
+        if tag_days is not None:
+            return RetentionLimit(tag_days, f"tag {tags.RETENTION_DAYS}")
+        if spec_days is not None:
+            return RetentionLimit(spec_days, "the pilot spec")
+        return None
+
+    def spec_name_of(self, resource: Resource) -> str:
+        """Return the spec store whose program-given name the resource has, or ""."""
+        if self.spec is None:
+            return ""
+        for store in self.spec.stores:
+            if STORE_KINDS[resource.kind] != store.kind:
+                continue
+            if resource.kind == "s3_bucket" and \
+                    resource.name == naming.bucket(self.spec.customer, store.name, self.inventory.account_id):
+                return store.name
+            if resource.kind == "log_group" and resource.name == naming.log_group(self.spec.customer, store.name):
+                return store.name
+        return ""
+
+
+def positive_days(value: object) -> int | None:
+    """Return a tag value such as "90" as an int, or None when it is not a positive whole number."""
+    if not isinstance(value, str) or not value.strip().isdigit():
+        return None
+    days = int(value.strip())
+    return days if days > 0 else None

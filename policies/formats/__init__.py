@@ -1,0 +1,1 @@
+"""Report writers: JSON for machines, Markdown for people."""
