@@ -191,6 +191,11 @@ def backup_job_allowed(plan: Mapping[str, Any], rule_name: str, vault: Mapping[s
                              "continuous backups is not modelled", (lock,))
     if retention.is_unknown:
         return Verdict(None, retention.reason, retention.decided_by + (lock,))
+    if retention.is_forever and maximum is None:
+        # NOTE: the Vault Lock pages say a job "must have a lifecycle policy" with enough
+        # retention, which leaves open whether a job that never expires is accepted.
+        return Verdict(None, f"{retention.reason}, and AWS does not document whether {lock} MinRetentionDays "
+                             f"{minimum} accepts a job without a lifecycle", retention.decided_by + (lock,))
     if minimum is not None and retention.at_least(minimum) is False:
         return Verdict(False, f"{retention.reason}, shorter than {lock} MinRetentionDays {minimum}, so the "
                               "vault fails the job", retention.decided_by + (lock,))

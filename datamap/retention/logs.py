@@ -45,11 +45,14 @@ def trail_key_prefix(trail: Mapping[str, Any]) -> str:
     """Return the key prefix every log file of the trail starts with.
 
     The account id comes from TrailARN. Organization trails write under
-    ``AWSLogs/<organization id>/`` too, so for them the prefix stops at ``AWSLogs/``.
+    ``AWSLogs/<organization id>/`` too, so for them, and when IsOrganizationTrail is
+    absent, the prefix stops at ``AWSLogs/``. A shorter prefix can only make fewer
+    lifecycle rules apply, so the retention computed from it is never too short.
+    S3KeyPrefix absent means none, as ``describe_trails`` omits it when unset.
     """
     prefix = trail.get("S3KeyPrefix") or ""
     base = f"{prefix}/AWSLogs/" if prefix else "AWSLogs/"
-    if trail.get("IsOrganizationTrail"):
+    if trail.get("IsOrganizationTrail") is not False:
         return base
     parts = str(trail.get("TrailARN", "")).split(":")
     account = parts[4] if len(parts) > 5 and parts[4] else ""

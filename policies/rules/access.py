@@ -120,14 +120,14 @@ def _declared(cell: AccessCell, spec: PilotSpec, capability: Capability) -> tupl
     people = {p.id: p for p in spec.people}
     if cell.person:
         if cell.person not in people:
-            return False, f"person {cell.person}, who is not in the pilot spec"
+            return False, f"person {cell.person} (not in the pilot spec)"
         role = roles[people[cell.person].role]
         return capability in role.capabilities, f"person {cell.person} (role {role.name})"
     if cell.role:
         if cell.role not in roles:
-            return False, f"role {cell.role}, which the pilot spec does not declare"
+            return False, f"role {cell.role} (not declared in the pilot spec)"
         return capability in roles[cell.role].capabilities, f"role {cell.role}"
-    return None, f"principal {cell.principal_arn}, which is neither a spec person nor a spec role"
+    return None, f"principal {cell.principal_arn} (neither a spec person nor a spec role)"
 
 
 def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Finding]:

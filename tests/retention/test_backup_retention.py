@@ -140,7 +140,7 @@ def vault(name: str = "main", minimum: int | None = None, maximum: int | None = 
     ({"DeleteAfterDays": 35}, 365, None, False),
     ({"DeleteAfterDays": 400}, None, 365, False),
     (None, None, 365, False),
-    (None, 30, None, True),
+    (None, 30, None, None),
     ({"DeleteAfterDays": 100}, 30, 365, True),
     ({"DeleteAfterDays": 30}, 30, 30, True),
 ])

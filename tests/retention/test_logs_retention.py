@@ -47,6 +47,7 @@ def test_log_group_forever_reason():
     ({"S3KeyPrefix": "ct"}, "ct/AWSLogs/111122223333/CloudTrail/"),
     ({"IsOrganizationTrail": True}, "AWSLogs/"),
     ({"TrailARN": "not-an-arn"}, "AWSLogs/"),
+    ({"IsOrganizationTrail": None}, "AWSLogs/"),
 ])
 def test_trail_key_prefix(extra, expected):
     assert trail_key_prefix(trail(**extra)) == expected
