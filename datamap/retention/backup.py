@@ -122,9 +122,9 @@ def continuous_backup_retention(plan: Mapping[str, Any]) -> Retention:
 def cold_storage_minimum_met(plan: Mapping[str, Any]) -> Verdict:
     """Return whether every lifecycle keeps cold recovery points at least 90 days in cold storage.
 
-    At exactly 90 days the result is unknown, because the Lifecycle API reference says
-    DeleteAfterDays must be "at least 90 days" after the move, while the Security Hub
-    and .NET SDK pages say "greater than 90 days plus" MoveToColdStorageAfterDays.
+    At exactly 90 days the result is unknown, because the Lifecycle API reference
+    requires DeleteAfterDays "at least 90 days" after the move, while the Security Hub
+    and .NET SDK pages require "greater than 90 days plus" MoveToColdStorageAfterDays.
     """
     try:
         rules = plan_rules(plan)
@@ -192,7 +192,7 @@ def backup_job_allowed(plan: Mapping[str, Any], rule_name: str, vault: Mapping[s
     if retention.is_unknown:
         return Verdict(None, retention.reason, retention.decided_by + (lock,))
     if retention.is_forever and maximum is None:
-        # NOTE: the Vault Lock pages say a job "must have a lifecycle policy" with enough
+        # NOTE: the Vault Lock pages require a job to "have a lifecycle policy" with enough
         # retention, which leaves open whether a job that never expires is accepted.
         return Verdict(None, f"{retention.reason}, and AWS does not document whether {lock} MinRetentionDays "
                              f"{minimum} accepts a job without a lifecycle", retention.decided_by + (lock,))

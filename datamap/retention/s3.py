@@ -23,7 +23,7 @@ S3 behaviour modelled here (Amazon S3 User Guide, lifecycle and Object Lock page
 - Suspending versioning keeps the versions made while it was enabled.
 - Object Lock default retention protects each new version for its period from
   creation: lifecycle cannot permanently delete it before then. Versions uploaded with
-  their own retain-until date or a legal hold can live longer; the bucket settings
+  their own retain-until date or a legal hold can live longer. The bucket settings
   do not show those, so every result here is for versions without them.
 
 Rounding to the next UTC midnight and the delay of asynchronous lifecycle runs are
