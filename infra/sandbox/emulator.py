@@ -235,10 +235,18 @@ def _read_state(state_path: Path) -> Emulator | None:
 
 
 def _read_live_state(state_path: Path) -> Emulator | None:
-    """Return the recorded emulator if its process runs and responds, and otherwise remove the state file."""
+    """Return the recorded emulator if its process runs and responds, and remove the state file of a dead one.
+
+    A live server that does not answer the health check in time (a loaded machine) keeps
+    its state file: dropping it would orphan the process and its tenants.
+    """
     emulator = _read_state(state_path)
-    if emulator is not None and _is_emulator_process(emulator.pid) and is_healthy(emulator.endpoint):
-        return emulator
+    if emulator is not None and _is_emulator_process(emulator.pid):
+        for timeout in (2.0, 5.0, 10.0):
+            if is_healthy(emulator.endpoint, timeout=timeout):
+                return emulator
+        raise SandboxError(f"the emulator (pid {emulator.pid}) at {emulator.endpoint} runs but does not answer; "
+                           f"stop it with: pilotctl sandbox down --state-dir {state_path}")
     if (state_path / STATE_FILE).exists():
         logger.info("removing stale emulator state file %s", state_path / STATE_FILE)
         (state_path / STATE_FILE).unlink(missing_ok=True)
