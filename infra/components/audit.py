@@ -17,6 +17,10 @@ from infra.components.storage import secure_bucket
 from infra.spec import LOG_RETENTION_DAYS, PilotSpec
 
 
+# Audit records name the people who touched customer data and what they touched.
+AUDIT_CLASSIFICATION = "confidential"
+
+
 def audit_log_retention(days: int) -> int:
     """Return the longest CloudWatch Logs retention period that does not exceed ``days``."""
     allowed = [d for d in LOG_RETENTION_DAYS if d <= days]
@@ -51,7 +55,8 @@ class TenantAudit(pulumi.ComponentResource):
             bucket=pulumi.Output.from_input(args.account_id).apply(
                 lambda account: naming.audit_bucket(spec.customer, account)),
             force_destroy=True,
-            tags=base_tags(spec, "audit", **{tags.RETENTION_DAYS: str(spec.audit_retention_days)}),
+            tags=base_tags(spec, "audit", **{tags.RETENTION_DAYS: str(spec.audit_retention_days),
+                                             tags.CLASSIFICATION: AUDIT_CLASSIFICATION}),
             opts=child)
         policy = pulumi.Output.all(self.bucket.arn, trail_arn, args.account_id, args.partition).apply(
             lambda v: documents.dumps(documents.audit_bucket_policy(v[0], v[1], v[2], spec.customer, v[3])))
@@ -63,7 +68,9 @@ class TenantAudit(pulumi.ComponentResource):
             name=naming.audit_log_group(spec.customer),
             retention_in_days=audit_log_retention(spec.audit_retention_days),
             kms_key_id=args.key.arn,
-            tags=base_tags(spec, "audit"),
+            tags=base_tags(spec, "audit", **{
+                tags.RETENTION_DAYS: str(audit_log_retention(spec.audit_retention_days)),
+                tags.CLASSIFICATION: AUDIT_CLASSIFICATION}),
             opts=child)
         delivery_role = aws.iam.Role(
             f"{name}-delivery-role",

@@ -141,8 +141,6 @@ def test_retention_tags_pass_on_stores(acme_run: CheckovResult, store: str):
     assert result_of(acme_run, "CKV_PILOT_1", store) == "passed", details_of(acme_run, "CKV_PILOT_1", store)
 
 
-@pytest.mark.xfail(strict=True, reason="the program tags the audit bucket without pilot:classification and "
-                                       "the audit log group without pilot:retention-days or pilot:classification")
 @pytest.mark.parametrize("resource", ["pilot-acme-audit-bucket", "pilot-acme-audit-log-group"])
 def test_retention_tags_pass_on_audit(acme_run: CheckovResult, resource: str):
     assert result_of(acme_run, "CKV_PILOT_1", resource) == "passed", details_of(acme_run, "CKV_PILOT_1", resource)
