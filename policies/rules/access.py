@@ -131,13 +131,20 @@ def _declared(cell: AccessCell, spec: PilotSpec, capability: Capability) -> tupl
 
 
 def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Finding]:
-    """Check that a high-risk capability appears only where the principal's spec role declares it."""
+    """Check that a high-risk capability appears only where the principal's spec role declares it.
+
+    With the parameter ``exempt_service_roles``, a role whose trust policy admits only
+    AWS service principals is not counted. No person can assume such a role, and
+    whoever makes the service use it needs capabilities of their own, which their
+    own cells show.
+    """
     missing = _needs_spec_and_matrix(context, rule)
     if missing:
         yield missing
         return
     capability = Capability(rule.parameters["capability"])
     checked = 0
+    service_roles: set[str] = set()
     groups: dict[tuple[str, str], list[AccessCell]] = defaultdict(list)
     verdicts: dict[tuple[str, str], bool | None] = {}
     for cell in context.matrix.cells:
@@ -147,6 +154,11 @@ def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Fin
         declared, principal = _declared(cell, context.spec, capability)  # principal: a readable description
         if declared:
             continue
+        if declared is None and rule.parameters["exempt_service_roles"]:
+            role_resource = context.inventory.by_arn(cell.principal_arn)
+            if service_only_role(role_resource):
+                service_roles.add(role_resource.name)
+                continue
         key = (principal, cell.resource_arn)
         groups[key].append(cell)
         decided = declared is False and cell.status == "allow"
@@ -167,10 +179,28 @@ def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Fin
                                fix="Tag the principal with its spec role or person, or remove the statements named.",
                                evidence=[grants])
     if not groups:
+        exempt = (f" Roles that only AWS services can assume were not counted: {', '.join(sorted(service_roles))}."
+                  if service_roles else "")
         yield rule.finding(Status.PASS, tenant_ref(context), f"{capability} only where declared",
                            f"{capability} only where declared",
                            f"Every {capability} grant on tenant {context.inventory.customer} belongs to a principal "
-                           f"whose spec role declares {capability} ({checked} checked).")
+                           f"whose spec role declares {capability} ({checked} checked).{exempt}",
+                           evidence=[f"service role {name}" for name in sorted(service_roles)])
+
+
+def service_only_role(resource: Resource | None) -> bool:
+    """Return whether the resource is a role whose trust policy lets only AWS services assume it."""
+    if resource is None or resource.kind != "iam_role" or not resource.known("AssumeRolePolicyDocument"):
+        return False
+    statements = _statements(resource.get("AssumeRolePolicyDocument"))
+    if not statements:
+        return False
+    allows = [st for st in statements if st.get("Effect") == "Allow"]
+    for statement in allows:
+        principal = statement.get("Principal")
+        if "NotPrincipal" in statement or not isinstance(principal, Mapping) or set(principal) != {"Service"}:
+            return False
+    return bool(allows)
 
 
 # Resource forms with a wildcard that stays inside one tenant resource or the tenant's IAM path.
@@ -309,15 +339,15 @@ RULES = (
     Rule("PILOT-ACC-002", "Export only where the spec declares it", Severity.HIGH,
          "Export moves data out of the store it lives in, where its retention and access rules no longer hold.",
          "Remove export actions from principals whose spec role does not declare export.",
-         check_capability_declared, {"capability": "export"}),
+         check_capability_declared, {"capability": "export", "exempt_service_roles": True}),
     Rule("PILOT-ACC-003", "Delete only where the spec declares it", Severity.HIGH,
          "Delete destroys customer data or its versions.",
          "Remove delete actions from principals whose spec role does not declare delete.",
-         check_capability_declared, {"capability": "delete"}),
+         check_capability_declared, {"capability": "delete", "exempt_service_roles": True}),
     Rule("PILOT-ACC-004", "Admin only where the spec declares it", Severity.CRITICAL,
          "Admin changes policies, lifecycle, keys and people, so it can export or delete indirectly.",
          "Remove admin actions from principals whose spec role does not declare admin.",
-         check_capability_declared, {"capability": "admin"}),
+         check_capability_declared, {"capability": "admin", "exempt_service_roles": True}),
     Rule("PILOT-ACC-005", "No wildcard actions or resources in the tenant's own policies", Severity.MEDIUM,
          "A wildcard grants whatever AWS adds later and whatever resources appear later, which the access "
          "matrix of today cannot show.",

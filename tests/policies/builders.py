@@ -160,13 +160,16 @@ def document(*statements: Mapping[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def role(name: str, inline: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None) -> Resource:
-    full = naming.role(CUSTOMER, name)
-    attributes: dict[str, Any] = {"RoleName": full, "Path": naming.iam_path(CUSTOMER), "AttachedPolicies": []}
+def role(name: str, inline: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
+         trust: Mapping[str, Any] | None = None, full_name: str | None = None) -> Resource:
+    full = full_name or naming.role(CUSTOMER, name)
+    attributes: dict[str, Any] = {"RoleName": full, "Path": naming.iam_path(CUSTOMER), "AttachedPolicies": [],
+                                  "AssumeRolePolicyDocument": trust}
     if not errors or "InlinePolicies" not in errors:
         attributes["InlinePolicies"] = dict(inline or {})
+    role_tags = {tags.CUSTOMER: CUSTOMER} if full_name else {tags.CUSTOMER: CUSTOMER, tags.ROLE: name}
     return Resource(kind="iam_role", arn=naming.role_arn(ACCOUNT, CUSTOMER, full), name=full,
-                    tags={tags.CUSTOMER: CUSTOMER, tags.ROLE: name}, attributes=attributes, errors=errors or {})
+                    tags=role_tags, attributes=attributes, errors=errors or {})
 
 
 def user(person: str, inline: Mapping[str, Any] | None = None,

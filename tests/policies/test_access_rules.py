@@ -246,3 +246,51 @@ def test_unlisted_iam_unknown():
 
     assert [f.status for f in findings] == [Status.UNKNOWN]
     assert "could not list every IAM principal and policy" in findings[0].message
+
+
+SERVICE_ROLE = "acme-backup-service"
+SERVICE_ARN = f"arn:aws:iam::{ACCOUNT}:role/pilot/acme/{SERVICE_ROLE}"
+
+
+def service_trust(principal) -> dict:
+    return document({"Sid": "Assume", "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+
+
+def service_context(trust):
+    resources = tenant(role("", trust=trust, full_name=SERVICE_ROLE))
+    return context(resources, the_matrix=matrix(*compliant_cells(),
+                                                cell("", "records", "export", principal=SERVICE_ARN)))
+
+
+def test_service_only_role_not_counted():
+    (finding,) = run("PILOT-ACC-002", service_context(service_trust({"Service": "backup.amazonaws.com"})))
+
+    assert finding.status is Status.PASS
+    assert finding.evidence == ("service role acme-backup-service",)
+
+
+def test_role_people_can_assume_is_counted():
+    people_trust = service_trust({"Service": "backup.amazonaws.com",
+                                  "AWS": f"arn:aws:iam::{ACCOUNT}:user/pilot/acme/acme-ana.silva"})
+    (finding,) = run("PILOT-ACC-002", service_context(people_trust))
+
+    assert finding.status is Status.UNKNOWN
+
+
+def test_service_role_exemption_is_a_parameter():
+    strict = rule_by_id("PILOT-ACC-002").with_parameters(exempt_service_roles=False)
+    (finding,) = strict.evaluate(service_context(service_trust({"Service": "backup.amazonaws.com"})))
+
+    assert finding.status is Status.UNKNOWN
+
+
+def test_service_role_with_unreadable_trust_counted():
+    (wildcard,) = run("PILOT-ACC-002", service_context(service_trust("*")))
+    (missing,) = run("PILOT-ACC-002", service_context(None))
+    not_principal = document({"Effect": "Allow", "NotPrincipal": {"AWS": "x"}, "Principal": {"Service": "s"},
+                              "Action": "sts:AssumeRole"})
+    (excluded,) = run("PILOT-ACC-002", service_context(not_principal))
+
+    assert wildcard.status is Status.UNKNOWN
+    assert missing.status is Status.UNKNOWN
+    assert excluded.status is Status.UNKNOWN
