@@ -134,9 +134,9 @@ def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Fin
     """Check that a high-risk capability appears only where the principal's spec role declares it.
 
     With the parameter ``exempt_service_roles``, a role whose trust policy admits only
-    AWS service principals is not counted. No person can assume such a role, and
-    whoever makes the service use it needs capabilities of their own, which their
-    own cells show.
+    AWS service principals is not counted. No person can assume such a role, and a
+    person who makes the service use it needs capabilities of their own, which that
+    person's own cells show.
     """
     missing = _needs_spec_and_matrix(context, rule)
     if missing:
