@@ -89,6 +89,27 @@ class CheckContext:
             return RetentionLimit(spec_days, "the pilot spec")
         return None
 
+    def declared_limit(self, resource: Resource) -> RetentionLimit | None:
+        """Return the retention limit of any bucket or log group: a store's, or one its tags declare.
+
+        A resource that is not a store gets the ``pilot:retention-days`` tag, and the
+        audit bucket and log group also the spec's audit retention, whichever is
+        shorter. None when nothing declares a limit.
+        """
+        store = next((s for s in self.stores if s.resource.arn == resource.arn), None)
+        if store is not None:
+            return self.retention_limit(store)
+        candidates = []
+        tag_days = positive_days(resource.tags.get(tags.RETENTION_DAYS))
+        if tag_days is not None:
+            candidates.append(RetentionLimit(tag_days, f"tag {tags.RETENTION_DAYS}"))
+        customer = self.inventory.customer
+        audit_names = (naming.audit_bucket(customer, self.inventory.account_id), naming.audit_log_group(customer))
+        is_audit = resource.tags.get(tags.PURPOSE) == "audit" or resource.name in audit_names
+        if is_audit and self.spec is not None:
+            candidates.append(RetentionLimit(self.spec.audit_retention_days, "the pilot spec's audit retention"))
+        return min(candidates, key=lambda limit: limit.days, default=None)
+
     def spec_name_of(self, resource: Resource) -> str:
         """Return the spec store whose program-given name the resource has, or ""."""
         if self.spec is None:

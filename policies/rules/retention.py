@@ -116,10 +116,11 @@ def check_bucket_lifecycle(context: CheckContext, rule: Rule) -> Iterator[Findin
     """Check that lifecycle settings delete current versions, noncurrent versions or all data within the limit."""
     versions = rule.parameters["versions"]
     keeps, fix_template = _VERSIONS[versions]
-    for store in context.stores:
-        resource = store.resource
-        if resource.kind != "s3_bucket":
-            continue
+    stores = {s.resource.arn for s in context.stores}
+    for resource in context.inventory.of_kind("s3_bucket"):
+        limit = context.declared_limit(resource)
+        if limit is None and resource.arn not in stores:
+            continue  # neither a store nor a bucket whose tags declare a retention
         label = _label(resource)
         unread = [f"{key}: {resource.errors[key]}" for key in _NEEDED[versions] if key in resource.errors]
         if unread:
@@ -128,7 +129,6 @@ def check_bucket_lifecycle(context: CheckContext, rule: Rule) -> Iterator[Findin
                                fix="Grant the scanner permission to read the bucket settings and run the check "
                                    "again.", evidence=unread)
             continue
-        limit = context.retention_limit(store)
         if limit is None:
             yield rule.finding(Status.UNKNOWN, ref(resource), "no limit declared", "a retention limit",
                                f"{upper_first(label)} has no {tags.RETENTION_DAYS} tag and no pilot spec entry, so "
@@ -246,7 +246,6 @@ def check_log_group_retention(context: CheckContext, rule: Rule) -> Iterator[Fin
     errors = scan_errors(context, "logs")
     if errors:
         yield unread_kind(rule, context, "log group", errors)
-    stores = {s.resource.arn: s for s in context.stores}
     for group in context.inventory.of_kind("log_group"):
         label = _label(group)
         if "retentionInDays" in group.errors:
@@ -254,7 +253,8 @@ def check_log_group_retention(context: CheckContext, rule: Rule) -> Iterator[Fin
                                f"The retention of {label} could not be read ({group.errors['retentionInDays']}).",
                                fix="Grant the scanner logs:DescribeLogGroups and run the check again.")
             continue
-        limit_days, source = _log_group_limit(context, group, stores.get(group.arn))
+        limit = context.declared_limit(group)
+        limit_days, source = (limit.days, limit.source) if limit else (None, "")
         value = log_group_retention({"logGroupName": group.name, **thaw(group.attributes)})
         evidence = (value.reason, source) if source else (value.reason,)
 
@@ -285,21 +285,6 @@ def check_log_group_retention(context: CheckContext, rule: Rule) -> Iterator[Fin
             yield rule.finding(Status.PASS, ref(group), str(value), expected,
                                f"{upper_first(label)} keeps events {value}, within its limit of {limit_days} days "
                                f"({source}).", fix=fix, evidence=evidence)
-
-
-def _log_group_limit(context: CheckContext, group: Resource, store: StoreResource | None) -> tuple[int | None, str]:
-    if store is not None:
-        limit = context.retention_limit(store)
-        return (limit.days, limit.source) if limit else (None, "")
-    tag_days = positive_days(group.tags.get(tags.RETENTION_DAYS))
-    is_audit = group.tags.get(tags.PURPOSE) == "audit" or \
-        group.name == naming.audit_log_group(context.inventory.customer)
-    spec_days = context.spec.audit_retention_days if (is_audit and context.spec) else None
-    candidates = [(d, s) for d, s in ((tag_days, f"tag {tags.RETENTION_DAYS}"),
-                                      (spec_days, "the pilot spec's audit retention")) if d is not None]
-    if not candidates:
-        return None, ""
-    return min(candidates, key=lambda c: c[0])
 
 
 def _label(resource: Resource) -> str:

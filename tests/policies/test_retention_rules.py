@@ -387,3 +387,31 @@ def test_unlisted_backup_plans_and_log_groups_unknown():
     assert [f.status for f in backup] == [Status.UNKNOWN, Status.PASS]
     assert "backup:ListBackupPlans: AccessDenied" in backup[0].message
     assert [f.status for f in logs] == [Status.UNKNOWN, Status.PASS]
+
+
+AUDIT = "acme-audit-111122223333"
+
+
+def audit_bucket(lifecycle_config, retention: str = "365"):
+    audit_tags = {tags.CUSTOMER: "acme", tags.PURPOSE: "audit", tags.RETENTION_DAYS: retention}
+    return bucket("audit", name=AUDIT, resource_tags=audit_tags, lifecycle_config=lifecycle_config)
+
+
+def test_audit_bucket_checked_against_audit_retention():
+    within = run("PILOT-RET-004", context(tenant(audit_bucket(lifecycle(358, 7)))))
+    beyond = run("PILOT-RET-004", context(tenant(audit_bucket(lifecycle(400, 7), retention="400"))))
+
+    assert by_name(within, AUDIT).status is Status.PASS
+    finding = by_name(beyond, AUDIT)
+    assert finding.status is Status.FAIL
+    assert finding.expected == "at most 365 days"
+    assert "the pilot spec's audit retention" in finding.message
+
+
+def test_bucket_without_declared_retention_skipped():
+    untagged = bucket("scratch", name="acme-scratch-111122223333", resource_tags={tags.CUSTOMER: "acme"},
+                      lifecycle_config=None)
+    findings = run("PILOT-RET-002", context(tenant(untagged)))
+
+    assert "acme-scratch-111122223333" not in {f.resource.name for f in findings}
+    assert len(findings) == 2
