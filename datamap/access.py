@@ -90,9 +90,9 @@ class _Grant:
     refs: dict[Capability, dict[StatementRef, None]] = field(default_factory=dict)
     conditions: dict[Capability, dict[str, None]] = field(default_factory=dict)
 
-    def add(self, capability: Capability, action: str, result: Result) -> None:
+    def add(self, capability: Capability, actions: list[str], result: Result) -> None:
         bucket = self.allowed if result.decision is Decision.ALLOW else self.unknown
-        bucket.setdefault(capability, {})[action] = None
+        bucket.setdefault(capability, {}).update(dict.fromkeys(actions))
         self.refs.setdefault(capability, {}).update(dict.fromkeys(result.statements))
         if result.decision is Decision.UNKNOWN:
             self.conditions.setdefault(capability, {}).update(dict.fromkeys(result.unknown_conditions))
@@ -114,6 +114,14 @@ class _Builder:
         for target in self.targets:
             self._note_grantees(target)
         self.unclassified: set[str] = set()
+        self._contexts: dict[tuple[Any, ...], RequestContext] = {}
+        self._kinds: dict[tuple[tuple[str, ...], bool], frozenset[str]] = {}
+        self.forms_by_kind: dict[str, set[str]] = {}
+        for target in self.targets:
+            self.forms_by_kind.setdefault(target.kind, set()).update(form.name for form in target.forms)
+        # Resource tags enter the context only when some policy reads them, so that
+        # targets with different tags can share one context otherwise.
+        self.uses_resource_tags = _reads_resource_tags(inventory)
 
     def _targets(self) -> list[Target]:
         targets = []
@@ -157,27 +165,45 @@ class _Builder:
                     self.named.setdefault(_normalize(value, "aws"), []).append(target)
 
     def context(self, principal: Principal, target: Target | None) -> RequestContext:
+        """Return the request context of a principal on a target, shared by targets that give the same keys."""
+        region = (target.resource.region or self.region) if target is not None else ""
+        tags_used = target is not None and self.assumptions.resource_tags and self.uses_resource_tags
+        key = (id(principal), target is not None, region,
+               tuple(sorted(target.resource.tags.items())) if tags_used and target is not None else ())
+        found = self._contexts.get(key)
+        if found is None:
+            if len(self._contexts) > 4096:
+                self._contexts.clear()
+            found = self._contexts[key] = self._make_context(principal, target, region, tags_used)
+        return found
+
+    def _make_context(self, principal: Principal, target: Target | None, region: str,
+                      tags_used: bool) -> RequestContext:
         values = dict(principal.context)
         values.update({"aws:SecureTransport": self.assumptions.secure_transport,
                        "aws:MultiFactorAuthPresent": self.assumptions.mfa_present,
                        "aws:PrincipalIsAWSService": False, "aws:ResourceAccount": self.account})
         absent = list(principal.absent)
-        if target is not None:
-            region = target.resource.region or self.region
-            if region:
-                values["aws:RequestedRegion"] = region
-            if self.assumptions.resource_tags:
+        if region:
+            values["aws:RequestedRegion"] = region
+        if target is not None and self.assumptions.resource_tags:
+            absent.append("aws:ResourceTag/*")
+            if tags_used:
                 values.update({f"aws:ResourceTag/{k}": v for k, v in target.resource.tags.items()})
-                absent.append("aws:ResourceTag/*")
         values.update(self.assumptions.extra)
         return RequestContext(values, self.assumptions.unknowable, absent)
 
-    def statement_targets(self, principal: Principal) -> dict[Statement, tuple[Target, ...] | None]:
-        """Return the targets each identity statement may match; None means every target."""
+    def statement_targets(self, principal: Principal) -> dict[Statement, dict[int, Target] | None]:
+        """Return the targets (by id) each identity statement may match; None means every target."""
         base = self.context(principal, None)
-        found: dict[Statement, tuple[Target, ...] | None] = {}
+        found: dict[Statement, dict[int, Target] | None] = {}
         for st in principal.identity:
-            if st.resources is None or st.not_resource:
+            kinds = self.kinds_of(st)
+            if not kinds:
+                continue  # no action of the statement touches a tenant resource
+            if not st.allows or st.resources is None or st.not_resource:
+                # Denies only matter on targets that some Allow brings in, and the
+                # evaluator checks their resources there, so no lookup is needed.
                 found[st] = None
                 continue
             hits: dict[int, Target] = {}
@@ -187,17 +213,31 @@ class _Builder:
                     if resolved.missing:
                         continue
                     pattern = resolved.text if resolved.text is not None else pattern.split("${", 1)[0] + "*"
-                hits.update((id(t), t) for t in self.index.lookup(pattern))
-            found[st] = tuple(hits.values())
+                hits.update((id(t), t) for t in self.index.lookup(pattern) if t.kind in kinds)
+            found[st] = hits
         return found
 
-    def grants(self, principal: Principal, per_statement: dict[Statement, tuple[Target, ...] | None]
+    def kinds_of(self, st: Statement) -> frozenset[str]:
+        """Return the target kinds that some action of the statement can touch."""
+        key = (st.actions, st.not_action)
+        found = self._kinds.get(key)
+        if found is None:
+            found = self._kinds[key] = frozenset(
+                kind for kind, forms in self.forms_by_kind.items()
+                if any(self.catalog.matching(st.actions, st.not_action, kind, form) for form in forms))
+        return found
+
+    def grants(self, principal: Principal, per_statement: dict[Statement, dict[int, Target] | None]
                ) -> dict[int, tuple[Target, _Grant]]:
         """Evaluate the principal on every target it may reach; return the targets with grants."""
         candidates: dict[int, Target] = {}
         for st, hits in per_statement.items():
             if st.allows:
-                candidates.update((id(t), t) for t in (self.index.all if hits is None else hits))
+                if hits is None:
+                    kinds = self.kinds_of(st)
+                    candidates.update((id(t), t) for t in self.index.all if t.kind in kinds)
+                else:
+                    candidates.update(hits)
         for identity in principal.caller.identities:
             candidates.update((id(t), t) for t in self.named.get(identity, ()))
         if principal.kind == "role":
@@ -210,7 +250,8 @@ class _Builder:
 
         results = {}
         for key, target in candidates.items():
-            identity = [st for st, hits in per_statement.items() if hits is None or target in hits]
+            identity = [st for st, hits in per_statement.items()
+                        if (key in hits if hits is not None else target.kind in self.kinds_of(st))]
             grant = self._evaluate(principal, target, identity)
             if grant.allowed or grant.unknown:
                 results[key] = (target, grant)
@@ -252,12 +293,15 @@ class _Builder:
                                       None if resource is None else [st for st in resource if st in chosen])
                 if result.decision is Decision.DENY:
                     continue
+                by_capability: dict[Capability, list[str]] = {}
                 for action in actions:
                     capability = classify(action, target.kind, target.holds_exports)
                     if capability is None:
                         self.unclassified.add(action)
                     else:
-                        grant.add(capability, action, result)
+                        by_capability.setdefault(capability, []).append(action)
+                for capability, listed in by_capability.items():
+                    grant.add(capability, listed, result)
         return grant
 
     def _decide(self, principal: Principal, context: RequestContext, action: str, arns: Sequence[str],
@@ -292,6 +336,16 @@ class _Builder:
                       user.identity, user.boundary, role.trust or ())
 
 
+def _reads_resource_tags(inventory: Inventory) -> bool:
+    """Return True when any policy text of the inventory mentions a resource-tag condition key."""
+    marker = "resourcetag/"
+    for resource in inventory.resources:
+        for name in ("Policy", "Document", "InlinePolicies", "AssumeRolePolicyDocument", "GroupPolicies"):
+            if resource.known(name) and marker in repr(resource.get(name)).lower():
+                return True
+    return False
+
+
 def build_matrix(inventory: Inventory, spec: PilotSpec | None = None,
                  assumptions: Assumptions = DEFAULT_ASSUMPTIONS, catalog: ActionCatalog | None = None
                  ) -> AccessMatrix:
@@ -308,34 +362,41 @@ def build_matrix(inventory: Inventory, spec: PilotSpec | None = None,
              len(builder.targets))
 
     scans = {id(p): builder.statement_targets(p) for p in principals}
-    grants = {id(p): builder.grants(p, scans[id(p)]) for p in principals}
+    rows = {id(p): _rows(builder.grants(p, scans[id(p)])) for p in principals}
     cells: list[AccessCell] = []
     reached: set[int] = set()
     for user in users:
-        cells += _cells(user, grants[id(user)], via="own policies")
-        for role in _reachable(builder, user, roles, scans[id(user)]):
+        cells += _cells(user, rows[id(user)], via="own policies")
+        for role in _reachable(builder, user, roles):
             result = builder.reach(user, role)
             if result.decision is Decision.DENY:
                 continue
             reached.add(id(role))
-            cells += _cells(role, grants[id(role)], person=user.person,
+            cells += _cells(role, rows[id(role)], person=user.person,
                             via=f"user {user.name} assumes role {role.name}", reach=result)
     for role in roles:
         if id(role) not in reached:
-            cells += _cells(role, grants[id(role)], via="")
+            cells += _cells(role, rows[id(role)], via="")
     log.info("access matrix: %d cells, %d unclassified actions", len(cells), len(builder.unclassified))
     return AccessMatrix(customer=inventory.customer, cells=tuple(cells),
                         unclassified_actions=tuple(sorted(builder.unclassified)),
                         assumptions=assumptions.describe())
 
 
-def _reachable(builder: _Builder, user: Principal, roles: Sequence[Principal],
-               per_statement: Mapping[Statement, tuple[Target, ...] | None]) -> list[Principal]:
+def _reachable(builder: _Builder, user: Principal, roles: Sequence[Principal]) -> list[Principal]:
     """Return the roles worth evaluating for a user: named by an AssumeRole grant or by the trust policy."""
     arns: set[str] = set()
-    for st, hits in per_statement.items():
-        if st.allows and any(action_matches(p, "sts:AssumeRole") for p in st.actions) != st.not_action:
-            arns.update(t.arn for t in (builder.index.all if hits is None else hits))
+    context = builder.context(user, None)
+    for st in user.identity:
+        if not st.allows or any(action_matches(p, "sts:AssumeRole") for p in st.actions) == st.not_action:
+            continue
+        if st.resources is None or st.not_resource:
+            arns.update(role.resource.arn for role in roles)
+            continue
+        for pattern in st.resources:
+            if st.variables and has_variables(pattern):
+                pattern = context.resolve(pattern).text or pattern.split("${", 1)[0] + "*"
+            arns.update(t.arn for t in builder.index.lookup(pattern) if t.kind == "iam_principal")
     result = []
     for role in roles:
         if role.resource.arn in arns:
@@ -349,26 +410,39 @@ def _reachable(builder: _Builder, user: Principal, roles: Sequence[Principal],
     return result
 
 
-def _cells(principal: Principal, grants: Mapping[int, tuple[Target, _Grant]], via: str, person: str | None = None,
-           reach: Result | None = None) -> list[AccessCell]:
-    cells = []
-    reach_unknown = reach is not None and reach.decision is Decision.UNKNOWN
+_ORDER = tuple(Capability(c) for c in CAPABILITIES)
+_Row = tuple[Target, Capability, bool, tuple[str, ...], tuple[StatementRef, ...], tuple[str, ...]]
+
+
+def _rows(grants: Mapping[int, tuple[Target, _Grant]]) -> list[_Row]:
+    """Return (target, capability, allowed, actions, statements, unknown conditions) per capability."""
+    rows = []
     for target, grant in grants.values():
-        for capability in (Capability(c) for c in CAPABILITIES):
+        for capability in _ORDER:
             allowed = grant.allowed.get(capability)
             unknown = grant.unknown.get(capability)
             if not allowed and not unknown:
                 continue
-            status = "allow" if allowed and not reach_unknown else "unknown"
-            conditions = dict(grant.conditions.get(capability, {})) if not allowed else {}
-            refs = dict(grant.refs.get(capability, {}))
-            if reach is not None:
-                refs = {**dict.fromkeys(reach.statements), **refs}
-                if reach_unknown:
-                    conditions = {**dict.fromkeys(reach.unknown_conditions), **conditions}
-            cells.append(AccessCell(
-                principal_arn=principal.resource.arn, person=principal.person if person is None else person,
-                role=principal.role, resource_arn=target.arn, resource_name=target.name, capability=capability,
-                status=status, actions=tuple(sorted(allowed or unknown or ())), statements=tuple(refs),
-                unknown_conditions=tuple(conditions), via=via))
+            conditions = () if allowed else tuple(grant.conditions.get(capability, {}))
+            rows.append((target, capability, bool(allowed), tuple(sorted(allowed or unknown or ())),
+                         tuple(grant.refs.get(capability, {})), conditions))
+    return rows
+
+
+def _cells(principal: Principal, rows: Sequence[_Row], via: str, person: str | None = None,
+           reach: Result | None = None) -> list[AccessCell]:
+    reach_unknown = reach is not None and reach.decision is Decision.UNKNOWN
+    reach_refs = reach.statements if reach is not None else ()
+    reach_conditions = reach.unknown_conditions if reach_unknown else ()
+    who = principal.person if person is None else person
+    cells = []
+    for target, capability, allowed, actions, refs, conditions in rows:
+        if reach is not None:
+            refs = tuple(dict.fromkeys(reach_refs + refs))
+            conditions = tuple(dict.fromkeys(reach_conditions + conditions))
+        cells.append(AccessCell(
+            principal_arn=principal.resource.arn, person=who, role=principal.role, resource_arn=target.arn,
+            resource_name=target.name, capability=capability,
+            status="allow" if allowed and not reach_unknown else "unknown", actions=actions, statements=refs,
+            unknown_conditions=conditions, via=via))
     return cells

@@ -87,6 +87,7 @@ class RequestContext:
         self._values: dict[str, ContextValue] = {k.lower(): normalize_value(v) for k, v in (values or {}).items()}
         self._unknowable = _KeySet(unknowable)
         self._absent = _KeySet(absent)
+        self._resolved: dict[str, Resolved] = {}
 
     def lookup(self, key: str) -> Lookup:
         lowered = key.lower()
@@ -94,6 +95,13 @@ class RequestContext:
             return Lookup(present=True, value=self._values[lowered])
         unknowable = lowered in self._unknowable and lowered not in self._absent
         return Lookup(present=False, unknowable=unknowable)
+
+    def resolve(self, text: str) -> Resolved:
+        """Return ``resolve(text, self)``, remembered for this context."""
+        found = self._resolved.get(text)
+        if found is None:
+            found = self._resolved[text] = resolve(text, self)
+        return found
 
     def get(self, key: str) -> ContextValue | None:
         return self._values.get(key.lower())

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from datamap.iam.conditions import evaluate_conditions
-from datamap.iam.context import RequestContext, Tri, has_variables, resolve
+from datamap.iam.context import RequestContext, Tri, has_variables
 from datamap.iam.matching import action_matches, arn_account, arn_service, resource_matches
 from datamap.iam.policy import Policy, Statement
 from datamap.iam.principals import ACCOUNT, DIRECT, ROLE, Caller, not_principal_applies, parse_caller, \
@@ -182,7 +182,7 @@ class _Matcher:
         outcome = Tri.FALSE
         for pattern in st.resources:
             if st.variables and has_variables(pattern):
-                resolved = resolve(pattern, self.context)
+                resolved = self.context.resolve(pattern)
                 if resolved.missing:
                     return Tri.FALSE  # a variable without a value invalidates the statement
                 if resolved.text is None:
@@ -197,7 +197,7 @@ class _Matcher:
     def _unknown_variables(self, st: Statement) -> tuple[str, ...]:
         names = []
         for pattern in st.resources or ():
-            resolved = resolve(pattern, self.context)
+            resolved = self.context.resolve(pattern)
             if resolved.unknowable:
                 names.append(f"{resolved.unknowable} (policy variable in Resource)")
         return tuple(names)

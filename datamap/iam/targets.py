@@ -145,9 +145,17 @@ def child_name(pattern: str, prefix: str) -> str | None:
     Wildcards that reach past the prefix are filled with FRESH, so the sample stands
     for every name the pattern covers rather than one picked by chance.
     """
+    literal = literal_prefix(pattern)
+    if not literal.startswith(prefix) and not prefix.startswith(literal):
+        return None  # the literal parts already disagree
+    if pattern == literal + "*" and prefix.startswith(literal):
+        return FRESH  # a trailing "*" that ends the last segment covers every name
     tokens = _tokens(pattern)
-    states = _closure({0}, tokens)
-    for char in prefix:
+    # Every character of the literal prefix is one token, so the common part of the
+    # two prefixes is consumed without simulation.
+    common = min(len(literal), len(prefix))
+    states = _closure({common}, tokens)
+    for char in prefix[common:]:
         states = _closure(_step(states, tokens, char), tokens)
         if not states:
             return None
