@@ -358,7 +358,8 @@ class SandboxHooks(Hooks):
 
     def _trail(self, r: Registered) -> tuple[str, str, dict]:
         ct, name = self.clients["cloudtrail"], r.inputs["name"]
-        trails = ct.describe_trails(trailNameList=[name])["trailList"]
+        # moto ignores trailNameList and returns every trail, so filter by name here.
+        trails = [t for t in ct.describe_trails(trailNameList=[name])["trailList"] if t["Name"] == name]
         settings = {
             "S3BucketName": r.inputs["s3BucketName"],
             "EnableLogFileValidation": bool(r.inputs.get("enableLogFileValidation")),

@@ -90,3 +90,13 @@ def test_dead_endpoint(tmp_path):
     spec = load_stack_file(ROOT / "Pulumi.acme.yaml")
     with pytest.raises(SandboxError, match="did not answer"):
         deploy(spec, "http://127.0.0.1:9")
+
+
+def test_second_tenant_deploys(deployed, emulator, tmp_path):
+    path = tmp_path / "Pulumi.beta.yaml"
+    path.write_text((ROOT / "Pulumi.acme.yaml").read_text().replace("pilot:customer: acme", "pilot:customer: beta"))
+    result = deploy(load_stack_file(path), emulator.endpoint)
+    assert set(result.counts()) == {"created"}
+    cloudtrail = client(emulator, "cloudtrail")
+    assert cloudtrail.get_trail_status(Name="pilot-beta")["IsLogging"] is True
+    assert cloudtrail.get_trail_status(Name="pilot-acme")["IsLogging"] is True
