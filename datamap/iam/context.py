@@ -8,7 +8,7 @@ tell what the request would carry, so any condition that reads it is unknown.
 Policy variables (``${aws:username}``, ``${aws:PrincipalTag/team, 'default'}``,
 ``${*}``, ``${?}``, ``${$}``) are substituted only in policies of Version
 2012-10-17. AWS documents that a variable it cannot resolve may make the whole
-statement invalid; this module reports such a variable as missing, and the
+statement invalid. This module reports such a variable as missing, and the
 evaluator then treats the statement as not matching. A multivalued key cannot be a
 variable, so it counts as missing too.
 """
@@ -76,8 +76,8 @@ def normalize_value(value: Any) -> ContextValue:
 class RequestContext:
     """Request-context keys with their values, plus the keys the caller declares unknowable.
 
-    ``unknowable`` holds key names, prefixes ending in ``*`` (``aws:RequestTag/*``),
-    or ``*`` alone: every key not given is unknowable. ``absent`` takes the same forms
+    ``unknowable`` contains key names, prefixes ending in ``*`` (``aws:RequestTag/*``),
+    or ``*`` alone, which makes every key not given unknowable. ``absent`` takes the same forms
     and names keys known to be absent, which wins over ``unknowable`` (a role session
     never carries aws:username, even when every other key is unknowable).
     """

@@ -9,9 +9,9 @@ policies, ACLs or KMS grants):
    role, account). A NotPrincipal Deny applies when some identity of the caller is
    not listed, and always applies to a caller with a permissions boundary, as AWS
    documents.
-2. Same account, for most resources: allowed when identity policies allow and the
-   boundary (if any) allows, or when the resource policy grants directly to the
-   user or session ARN or to ``"*"``, or grants to the role ARN and the boundary
+2. Same account, for most resources: allowed when identity policies and the
+   boundary (if any) allow. Also allowed when the resource policy grants directly to
+   the user or session ARN or to ``"*"``, or grants to the role ARN and the boundary
    allows. A grant to the account only delegates to identity policies.
 3. Same account, KMS keys and role trust policies (``sts:AssumeRole`` and related
    actions on a role): the key or trust policy must allow. A grant to the account
@@ -128,7 +128,7 @@ def resource_policy_required(action: str, resource_arn: str) -> bool:
 
 
 def owner_account(resource_arn: str, context: RequestContext, caller: Caller) -> str:
-    """Return the account that owns the resource, or "" when it cannot be told."""
+    """Return the account that owns the resource, or "" when the ARN and context do not give it."""
     if resource_arn == "*":
         return caller.account
     account = arn_account(resource_arn)

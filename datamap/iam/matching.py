@@ -26,8 +26,15 @@ _LITERALS = {LITERAL_STAR: re.escape("*"), LITERAL_QUESTION: re.escape("?")}
 
 @lru_cache(maxsize=65536)
 def _action_regex(pattern: str) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
-    return re.compile(body, re.DOTALL)
+    pieces = []
+    for char in pattern.lower():
+        if char == "*":
+            pieces.append(".*")
+        elif char == "?":
+            pieces.append(".")
+        else:
+            pieces.append(re.escape(char))
+    return re.compile("".join(pieces), re.DOTALL)
 
 
 def action_matches(pattern: str, action: str) -> bool:

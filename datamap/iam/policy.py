@@ -1,10 +1,10 @@
 """Parsed IAM policy documents: statements with their elements normalised to tuples.
 
-Parsing checks what AWS checks when it stores a policy and rejects the rest with
-``PolicyError``, naming the policy, the statement and the element, so a bad input
-file is reported instead of being evaluated by guess. Identity policies and
-permissions boundaries need Action/NotAction and Resource/NotResource and must not
-name a principal; resource policies (bucket, key, trust) need Principal or
+Parsing checks the structure AWS checks when it stores a policy and rejects the
+rest with ``PolicyError``, naming the policy, the statement and the element, so a
+bad input file is reported instead of being evaluated by guess. Identity policies
+and permissions boundaries need Action/NotAction and Resource/NotResource, and they
+must not name a principal. Resource policies (bucket, key, trust) need Principal or
 NotPrincipal and may omit Resource, which then means the resource the policy is
 attached to.
 

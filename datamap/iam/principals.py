@@ -1,8 +1,8 @@
 """Who makes a request, and how a Principal or NotPrincipal element matches them.
 
-A caller has several identities that a policy can name: an IAM user is its user
-ARN and its account; a role session is its session ARN, its role ARN and its
-account. How a resource-policy grant matched decides how far it reaches in the
+A caller has several identities that a policy can name. An IAM user is named by
+its user ARN or its account. A role session is named by its session ARN, its role
+ARN or its account. How a resource-policy grant matched decides how far it reaches in the
 same account (IAM User Guide, "Policy evaluation logic"):
 
 - ``direct``: the user ARN, the session ARN, or ``"*"``. Not limited by an
@@ -90,7 +90,8 @@ def parse_caller(principal_arn: str, context: RequestContext | None = None) -> C
     raise PolicyError(f"principal: unsupported principal ARN {principal_arn!r}")
 
 
-def _normalize(value: str, partition: str) -> str:
+def normalize_principal(value: str, partition: str) -> str:
+    """Return a Principal value with a bare account id written as the account root ARN."""
     if _ACCOUNT_ID.match(value):
         return f"arn:{partition}:iam::{value}:root"
     return value
@@ -100,7 +101,7 @@ def _listed(element: PrincipalElement, caller: Caller) -> set[str]:
     """Return the caller identities that the element names."""
     if caller.kind == "service":
         return {caller.arn} if caller.arn in element.values.get("Service", ()) else set()
-    named = {_normalize(value, caller.partition) for value in element.values.get("AWS", ())}
+    named = {normalize_principal(value, caller.partition) for value in element.values.get("AWS", ())}
     named |= set(element.values.get("Federated", ()))
     listed = named & caller.identities
     if caller.kind == "role":
@@ -135,8 +136,8 @@ def not_principal_applies(element: PrincipalElement, caller: Caller) -> bool:
     """Return True when a NotPrincipal statement applies: some identity of the caller is not listed.
 
     AWS documents that a Deny with NotPrincipal must list the account (and, for a
-    session, the role) besides the principal itself to exempt it; this follows from
-    checking every identity of the caller.
+    session, the role) besides the principal itself to exempt it. Checking every
+    identity of the caller gives that behaviour.
     """
     if element.wildcard:
         return False

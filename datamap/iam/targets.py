@@ -29,7 +29,7 @@ from datamap.iam.context import LITERAL_QUESTION, LITERAL_STAR
 from datamap.iam.matching import literal_prefix, resource_matches
 from datamap.inventory import Resource
 
-# A character no policy pattern holds as a literal, so only wildcards match it.
+# A private-use character that no policy pattern contains as a literal, so only wildcards match it.
 FRESH = "\ue000"
 LOG_TAGGING_ACTIONS = frozenset({"logs:tagresource", "logs:untagresource", "logs:listtagsforresource"})
 MAX_SAMPLES = 32

@@ -8,7 +8,7 @@ import pytest
 from iam_tenant import (ACCOUNT, KEY_ARN, allow, bucket, bucket_name, deny, inventory, key, log_group, managed,
                         may_assume, policy, role, role_arn, trust_account, user, user_arn)
 
-import datamap.access as access
+import datamap.iam.grants as grants
 from datamap.access import Assumptions, build_matrix
 from datamap.matrix import AccessMatrix
 from infra.capabilities import Capability
@@ -243,13 +243,13 @@ def test_assumptions_recorded(spec):
 
 def test_untouched_buckets_not_evaluated(spec, monkeypatch):
     calls = []
-    original = access.decide
+    original = grants.decide
 
     def counting(*args, **kwargs):
         calls.append(args[3])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(access, "decide", counting)
+    monkeypatch.setattr(grants, "decide", counting)
     read = policy(allow("s3:GetObject", f"arn:aws:s3:::{bucket_name('store-0')}/*"))
     buckets = [bucket(f"store-{i}") for i in range(200)]
     build_matrix(inventory(user("acme-grace.lee", "grace.lee", inline={"read": read}), *buckets), spec)

@@ -20,9 +20,9 @@ def _cases(path: Path) -> list[Case]:
 
 def _check(case: Case) -> None:
     result = case.run()
-    shown = f"{case.id}: {case.note} -> {result} [{'; '.join(str(s) for s in result.statements)}]"
-    assert result.decision == case.expected, shown
-    assert result.reason == case.expected_reason, shown
+    explanation = f"{case.id}: {case.note} -> {result} [{'; '.join(str(s) for s in result.statements)}]"
+    assert result.decision == case.expected, explanation
+    assert result.reason == case.expected_reason, explanation
 
 
 def test_shared_cases_present():
