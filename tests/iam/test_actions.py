@@ -53,3 +53,11 @@ def test_matching_not_action(catalog):
     matched = catalog.matching(("s3:Delete*",), True, "s3", "object")
     assert "s3:GetObject" in matched
     assert "s3:DeleteObject" not in matched
+
+
+@pytest.mark.parametrize("kind, form", [("log_group", "log_group"), ("log_group", "log_stream"), ("kms_key", "key"),
+                                        ("cloudtrail", "trail"), ("iam_principal", "user"),
+                                        ("iam_principal", "role")])
+def test_form_actions_classified(catalog, kind, form):
+    missing = [action for action in catalog.form_actions(kind, form) if classify(action, kind) is None]
+    assert missing == [], f"add these {kind} actions to infra/capabilities.py: {missing}"
