@@ -129,14 +129,14 @@ def _cells(principal: Principal, rows: Sequence[_Row], via: str, person: str | N
     reach_unknown = reach is not None and reach.decision is Decision.UNKNOWN
     reach_refs = reach.statements if reach is not None else ()
     reach_conditions = reach.unknown_conditions if reach_unknown else ()
-    who = principal.person if person is None else person
+    person_id = principal.person if person is None else person
     cells = []
     for target, capability, allowed, actions, refs, conditions in rows:
         if reach is not None:
             refs = tuple(dict.fromkeys(reach_refs + refs))
             conditions = tuple(dict.fromkeys(reach_conditions + conditions))
         cells.append(AccessCell(
-            principal_arn=principal.resource.arn, person=who, role=principal.role, resource_arn=target.arn,
+            principal_arn=principal.resource.arn, person=person_id, role=principal.role, resource_arn=target.arn,
             resource_name=target.name, capability=capability,
             status="allow" if allowed and not reach_unknown else "unknown", actions=actions, statements=refs,
             unknown_conditions=conditions, via=via))

@@ -1,10 +1,11 @@
 """Find what one principal can do on tenant resources: the per-principal work of the access matrix.
 
-``MatrixBuilder`` keeps what every principal shares (the targets, their index, the
-parsed resource policies, who each resource policy names) and evaluates one
-principal at a time: the targets its Allow statements or a resource policy can
-reach, then on each target's ARN forms the actions those statements match, one
-decision per group of actions that the same statements match.
+``MatrixBuilder`` keeps what every principal shares: the targets, their index, the
+parsed resource policies, and the principals each resource policy names. It
+evaluates one principal at a time. It finds the targets that the principal's Allow
+statements or a resource policy can reach. On each ARN form of those targets it
+takes the actions the statements match and makes one decision per group of actions
+that the same statements match.
 """
 
 from __future__ import annotations

@@ -11,11 +11,15 @@ against it (``datamap.iam.actions.FORMS``):
 - KMS key, trail, IAM user or role: the resource's own ARN.
 
 Objects and streams are children whose names the inventory does not list. A
-capability on them holds when some child allows it, so each child form is evaluated
-on sample names: one that no policy names (made of a private-use character that no
-ARN pattern contains as a literal), plus, for every Resource pattern that could
-match a child, a name that pattern matches. A grant on ``bucket/reports/*`` is then
-seen even when the rest of the bucket is denied.
+capability on them exists when some child allows it, so each child form is
+evaluated on sample names. One sample is a name that no policy names, made of a
+private-use character that no ARN pattern contains as a literal. The others are,
+for every Resource pattern that could match a child, a name that pattern matches.
+A grant on ``bucket/reports/*`` is then seen even when the rest of the bucket is
+denied.
+
+NOTE: samples come from single patterns, so a region allowed only where two partial
+patterns overlap (identity ``b/team/*``, boundary ``b/*/reports/*``) can be missed.
 """
 
 from __future__ import annotations
