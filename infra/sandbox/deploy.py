@@ -411,7 +411,7 @@ def deploy(spec: PilotSpec, endpoint: str) -> DeployResult:
     try:
         account = hooks.clients["sts"].get_caller_identity()["Account"]
     except Exception as exc:  # any failure here means the emulator is not usable
-        raise SandboxError(f"the emulator at {endpoint} did not answer: {exc}") from exc
+        raise SandboxError(f"the emulator at {endpoint} did not respond: {exc}") from exc
     hooks.account_id = account
     resources = run_program(spec, hooks)
     result = DeployResult(customer=spec.customer, endpoint=endpoint, actions=dict(hooks.actions))

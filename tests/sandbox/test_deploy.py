@@ -88,7 +88,7 @@ def test_drift_is_repaired(deployed, emulator):
 def test_dead_endpoint(tmp_path):
     from infra.errors import SandboxError
     spec = load_stack_file(ROOT / "Pulumi.acme.yaml")
-    with pytest.raises(SandboxError, match="did not answer"):
+    with pytest.raises(SandboxError, match="did not respond"):
         deploy(spec, "http://127.0.0.1:9")
 
 
