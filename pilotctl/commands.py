@@ -5,3 +5,7 @@ from __future__ import annotations
 from pilotctl import access_cmd, check_cmd, demo_cmd, iam_cmd, sandbox_cmd, scan_cmd
 
 MODULES: list = [demo_cmd, sandbox_cmd, scan_cmd, access_cmd, check_cmd, iam_cmd]
+
+from pilotctl import plan_cmd
+
+MODULES.append(plan_cmd)
