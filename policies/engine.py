@@ -4,7 +4,10 @@ Entry point for the CLI and for tests::
 
     report = run_checks(inventory, spec, matrix, today=datetime.date.today())
     report.counts()          # {"pass": 12, "fail": 2, "unknown": 1}
-    report.failed            # True when any finding failed
+    report.failed            # True when any failure is not suppressed
+
+``policies.suppressions.apply_suppressions(report, entries, today)`` returns a copy whose
+``marks`` record the suppression that matched each finding; statuses never change.
 
 ``spec`` may be None (an account without a pilot spec) and so may ``matrix`` (no
 IAM evaluation); the rules that need them report unknown. A rule that raises does
@@ -14,10 +17,13 @@ is logged, because a crashed check must never read as a pass.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from datamap.inventory import Inventory
 from datamap.matrix import AccessMatrix
@@ -26,6 +32,9 @@ from policies.catalog import RULES
 from policies.context import CheckContext
 from policies.findings import Finding, Severity, Status
 from policies.rules.base import Rule, tenant_ref
+
+if TYPE_CHECKING:
+    from policies.suppressions import Suppression, SuppressionMark
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,10 @@ class Report:
     findings: tuple[Finding, ...]
     has_spec: bool = True
     has_matrix: bool = True
+    # The suppression that matched each finding, active or expired; see policies.suppressions.
+    marks: Mapping[Finding, SuppressionMark] = field(default_factory=lambda: MappingProxyType({}))
+    # Entries of rules that ran in this report but matched no finding.
+    unused_suppressions: tuple[Suppression, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Return the number of findings per status, every status present."""
@@ -55,7 +68,38 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return any(f.status is Status.FAIL for f in self.findings)
+        """Return True when any failure is not suppressed."""
+        return bool(self.failures_at(Severity.LOW))
+
+    def failures_at(self, threshold: Severity) -> tuple[Finding, ...]:
+        """Return the failures of ``threshold`` severity or worse that no active suppression covers."""
+        return tuple(f for f in self.unsuppressed(Status.FAIL) if f.severity.rank <= threshold.rank)
+
+    def mark_of(self, finding: Finding) -> SuppressionMark | None:
+        return self.marks.get(finding)
+
+    def is_suppressed(self, finding: Finding) -> bool:
+        """Return True when an unexpired suppression covers the finding."""
+        mark = self.marks.get(finding)
+        return mark is not None and mark.active
+
+    def unsuppressed(self, status: Status) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status is status and not self.is_suppressed(f))
+
+    def suppressed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if self.is_suppressed(f))
+
+    def expired_suppressions(self) -> tuple[Finding, ...]:
+        """Return the findings whose matching suppression has expired; they count again."""
+        return tuple(f for f in self.findings if f in self.marks and not self.marks[f].active)
+
+    def with_findings(self, rules: Iterable[Rule], findings: Iterable[Finding]) -> Report:
+        """Return a copy with more rules and findings, such as checkov's, in report order.
+
+        Apply suppressions after this call, so they see the added findings too.
+        """
+        merged = sorted((*self.findings, *findings), key=Finding.sort_key)
+        return dataclasses.replace(self, rules=(*self.rules, *rules), findings=tuple(merged))
 
     def of_rule(self, rule_id: str) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.rule_id == rule_id)
