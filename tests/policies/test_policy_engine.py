@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from builders import (
-    TODAY, bucket, cell, compliant_cells, context, inventory, lifecycle, matrix, spec, store_tags, tenant,
+    TODAY, bucket, cell, compliant_cells, context, inventory, lifecycle, matrix, secured_tenant, spec, store_tags,
+    tenant,
 )
 from policies.catalog import RULES, rule_by_id
 from policies.context import positive_days
@@ -22,7 +23,9 @@ def test_catalogue_ids_unique_and_complete():
     assert len(ids) == len(set(ids))
     assert ids == ["PILOT-RET-001", "PILOT-RET-002", "PILOT-RET-003", "PILOT-RET-004", "PILOT-RET-005",
                    "PILOT-RET-006", "PILOT-ACC-001", "PILOT-ACC-002", "PILOT-ACC-003", "PILOT-ACC-004",
-                   "PILOT-ACC-005"]
+                   "PILOT-ACC-005", "PILOT-IDN-001", "PILOT-IDN-002", "PILOT-IDN-003", "PILOT-IDN-004",
+                   "PILOT-PRO-001", "PILOT-PRO-002", "PILOT-PRO-003", "PILOT-AUD-001", "PILOT-AUD-002",
+                   "PILOT-AUD-003", "PILOT-AUD-004", "PILOT-AUD-005", "PILOT-OWN-001", "PILOT-OWN-002"]
 
 
 def test_catalogue_rules_documented():
@@ -38,7 +41,7 @@ def test_rule_by_id_unknown():
 
 
 def test_compliant_tenant_has_no_failures():
-    report = run_checks(inventory(*tenant()), spec(), matrix(*compliant_cells()), TODAY)
+    report = run_checks(inventory(*secured_tenant()), spec(), matrix(*compliant_cells()), TODAY)
 
     assert report.failed is False
     assert report.counts()["fail"] == 0
@@ -47,7 +50,7 @@ def test_compliant_tenant_has_no_failures():
 
 
 def test_failures_sorted_first_and_counted():
-    broken = tenant(replace={"records": bucket("records", lifecycle_config=lifecycle(83, None))})
+    broken = secured_tenant(replace={"records": bucket("records", lifecycle_config=lifecycle(83, None))})
     report = run_checks(inventory(*broken), None, matrix(*compliant_cells(), cell("ana.silva", "records", "delete")),
                         TODAY)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from builders import TODAY, bucket, compliant_cells, inventory, lifecycle, log_group, matrix, spec, tenant
+from builders import TODAY, bucket, compliant_cells, inventory, lifecycle, log_group, matrix, secured_tenant, spec
 from policies.engine import run_checks
 from policies.formats import json_out, markdown
 
 
 def broken_report():
-    resources = tenant(replace={"records": bucket("records", lifecycle_config=lifecycle(83, None)),
+    resources = secured_tenant(replace={"records": bucket("records", lifecycle_config=lifecycle(83, None)),
                                 "app-logs": log_group("app-logs", 30, errors={"retentionInDays": "Throttled"})})
     return run_checks(inventory(*resources), spec(), matrix(*compliant_cells()), TODAY)
 
@@ -33,7 +33,7 @@ def test_markdown_lists_failures_and_unknowns(tmp_path):
     report = broken_report()
     text = markdown.write(report, tmp_path / "checks.md").read_text(encoding="utf-8")
 
-    assert "| **total** | **2** | **1** | **20** |" in text
+    assert "| **total** | **2** | **1** | **66** |" in text
     assert "### PILOT-RET-003 high: acme-records-111122223333" in text
     assert "- Observed: forever" in text
     assert "- Expected: at most 90 days" in text
