@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 from pilotctl import workflow
 from pilotctl.scan_cmd import add_target_options
+from policies import suppressions
+from policies.findings import Severity, Status
+
+SEVERITY_NAMES = tuple(str(severity) for severity in reversed(Severity))  # low, medium, high, critical
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +23,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_target_options(parser)
         parser.add_argument("--inventory", type=Path, default=None,
                             help="use this inventory JSON file instead of scanning")
+        if name == "check":
+            add_check_options(parser)
         parser.set_defaults(handler=handler)
+
+
+def add_check_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", dest="formats", action="append", type=report_formats, default=None,
+                        metavar="FORMAT",
+                        help="report format to write: json, md, sarif or junit; repeat the option or give a "
+                             "comma-separated list (default: json,md)")
+    parser.add_argument("--fail-on", choices=SEVERITY_NAMES, default="low", metavar="SEVERITY",
+                        help="exit with 1 when a failure that is not suppressed has this severity or a higher "
+                             "one: low, medium, high or critical (default: %(default)s, any failure)")
+    parser.add_argument("--suppressions", dest="suppression_files", action="append", type=Path, default=None,
+                        metavar="PATH",
+                        help="suppressions file to apply; repeatable (default: suppressions.yaml and "
+                             "suppressions.<customer>.yaml in --stack-dir, those that exist)")
+    parser.add_argument("--checkov", action="store_true",
+                        help="also run checkov on the Terraform plan of the Pulumi program under mocks and "
+                             "add its results to the findings")
+
+
+def report_formats(text: str) -> tuple[str, ...]:
+    """Parse one --format value, a name or a comma-separated list of names."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    invalid = [name for name in names if name not in workflow.REPORT_FORMATS]
+    if not names or invalid:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected one or more of "
+                                         f"{', '.join(workflow.REPORT_FORMATS)}, separated by commas")
+    return names
 
 
 def run_map(args: argparse.Namespace) -> int:
@@ -33,20 +67,73 @@ def run_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(report, json_path: Path, md_path: Path) -> None:
-    counts = report.counts()
-    print(f"{report.customer}: {counts['pass']} pass, {counts['fail']} fail, {counts['unknown']} unknown "
-          f"-> {json_path}, {md_path}")
-    for finding in report.findings:
-        if str(finding.status) != "pass":
-            print(f"  {str(finding.status).upper():7} {finding.rule_id} {finding.message}")
-
-
 def run_check(args: argparse.Namespace) -> int:
     spec = workflow.load_spec(args.customer, args.stack_dir)
+    files = args.suppression_files
+    if files is None:
+        files = suppressions.default_paths(args.stack_dir, spec.customer)
+    # Read the suppressions before the scan, so an invalid file fails before any slow step.
+    entries = suppressions.load(files)
+    formats = _chosen_formats(args.formats)
+
     inventory, _ = workflow.load_or_scan(spec.customer, spec, args)
     directory = workflow.out_dir(spec.customer, args.out)
     matrix = workflow.build_access(inventory, spec)
-    report, json_path, md_path = workflow.check_tenant(inventory, spec, matrix, directory)
-    print_summary(report, json_path, md_path)
-    return 1 if report.failed else 0
+    run = workflow.check_and_report(inventory, spec, matrix, directory, suppressions=entries,
+                                    checkov=args.checkov, formats=formats,
+                                    stack_file=workflow.spec_path(spec.customer, args.stack_dir))
+    threshold = Severity(args.fail_on)
+    print_summary(run.report, run.files, threshold)
+    return 1 if run.report.failures_at(threshold) else 0
+
+
+def print_summary(report, files: dict[str, Path], threshold: Severity = Severity.LOW) -> None:
+    """Print counts, then failures, unknowns and suppression problems, one line each."""
+    counts = {status: len(report.unsuppressed(status)) for status in Status}
+    suppressed, expired = report.suppressed(), report.expired_suppressions()
+    print(f"{report.customer}: {counts[Status.PASS]} pass, {counts[Status.FAIL]} fail, "
+          f"{counts[Status.UNKNOWN]} unknown, {len(suppressed)} suppressed, {len(expired)} expired suppressions "
+          f"-> {', '.join(str(path) for path in files.values())}")
+
+    blocking = report.failures_at(threshold)
+    below = [f for f in report.unsuppressed(Status.FAIL) if f not in blocking]
+    _print_group(f"Failures at or above {threshold}", blocking, report)
+    _print_group(f"Failures below {threshold} (they do not change the exit code)", below, report)
+    _print_group("Unknown (not decided, so not a pass)", report.unsuppressed(Status.UNKNOWN), report)
+    if expired:
+        print(f"Expired suppressions ({len(expired)}):")
+        for finding in expired:
+            entry = report.marks[finding].suppression
+            print(f"  EXPIRED {finding.rule_id} {finding.resource} ({finding.status}): suppression expired on "
+                  f"{entry.expires.isoformat()} ({entry.source})")
+    if suppressed:
+        per_rule = Counter(f.rule_id for f in suppressed)
+        print(f"Suppressed ({len(suppressed)}): " + ", ".join(f"{rule} x{n}" for rule, n in sorted(per_rule.items())))
+    for finding in suppressed:
+        if finding.status is Status.UNKNOWN:
+            entry = report.marks[finding].suppression
+            print(f"  UNKNOWN {finding.rule_id} {finding.resource}: still undecided, suppressed until "
+                  f"{entry.expires.isoformat()} ({entry.source})")
+    if report.unused_suppressions:
+        print(f"Suppressions that matched no finding ({len(report.unused_suppressions)}):")
+        for entry in report.unused_suppressions:
+            print(f"  UNUSED  {entry.source}: {entry.rule_id} {entry.resource}")
+
+
+def _print_group(heading: str, findings, report) -> None:
+    if not findings:
+        return
+    print(f"{heading} ({len(findings)}):")
+    for finding in findings:
+        mark = report.mark_of(finding)
+        expired = f" [suppression expired on {mark.suppression.expires.isoformat()}]" if mark else ""
+        print(f"  {str(finding.status).upper():7} {finding.severity:8} {finding.rule_id} {finding.message}{expired}")
+
+
+def _chosen_formats(values: list[tuple[str, ...]] | None) -> tuple[str, ...]:
+    if not values:
+        return workflow.DEFAULT_REPORT_FORMATS
+    chosen: list[str] = []
+    for group in values:
+        chosen += [name for name in group if name not in chosen]
+    return tuple(chosen)

@@ -9,12 +9,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.errors import InputError
 from infra.sandbox import emulator
 from infra.spec import PilotSpec, load_stack_file
+
+if TYPE_CHECKING:
+    from policies.engine import Report
+    from policies.suppressions import Suppression
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +121,101 @@ def map_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path) -> Ou
     return outputs
 
 
+REPORT_FORMATS = ("json", "md", "sarif", "junit")
+DEFAULT_REPORT_FORMATS = ("json", "md")
+REPORT_FILES = {"json": "findings.json", "md": "findings.md", "sarif": "findings.sarif",
+                "junit": "findings.junit.xml"}
+
+
+@dataclass
+class CheckRun:
+    """A tenant's check report and the file written for each report format."""
+
+    report: Report
+    files: dict[str, Path]
+
+
 def check_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path, on: dt.date | None = None):
     """Run the rule catalogue and write findings as JSON and Markdown; return (report, json, md)."""
+    run = check_and_report(inventory, spec, matrix, directory, on=on)
+    return run.report, run.files["json"], run.files["md"]
+
+
+def check_and_report(inventory, spec: PilotSpec | None, matrix, directory: Path, *, on: dt.date | None = None,
+                     suppressions: Sequence[Suppression] = (), checkov: bool = False,
+                     formats: tuple[str, ...] = DEFAULT_REPORT_FORMATS, stack_file: Path | None = None,
+                     ) -> CheckRun:
+    """Run the rule catalogue (and checkov on the program's plan), apply suppressions and write reports.
+
+    ``suppressions`` are entries from ``policies.suppressions.load``. ``checkov`` needs the
+    pilot spec. ``stack_file`` is where SARIF results point when a resource has no
+    ``declared_at``.
+    """
     from policies.engine import run_checks
-    from policies.formats import json_out, markdown
-    report = run_checks(inventory, spec, matrix, on or today())
-    return report, json_out.write(report, directory / "findings.json"), markdown.write(report, directory / "findings.md")
+    from policies.suppressions import apply_suppressions
+    checked_on = on or today()
+    report = run_checks(inventory, spec, matrix, checked_on)
+    if checkov:
+        if spec is None:
+            raise InputError("--checkov needs the pilot spec, because checkov checks the program's plan")
+        report = report.with_findings(*checkov_results(spec, inventory, directory / "checkov"))
+    report = apply_suppressions(report, suppressions, checked_on)
+    files = write_reports(report, directory, formats, inventory, stack_file)
+    return CheckRun(report=report, files=files)
+
+
+def checkov_results(spec: PilotSpec, inventory, workdir: Path):
+    """Run the program under mocks, run checkov on its plan and return (rules, findings) for the report."""
+    from infra.sandbox.fabricate import PlanHooks
+    from infra.sandbox.program import run_program
+    from policies.checkov.findings import checkov_findings
+    from policies.checkov.runner import run_checkov
+    hooks = PlanHooks(region=spec.region)
+    if inventory.account_id:
+        # Predict ARNs in the scanned account, so checkov findings and scanned resources share them.
+        hooks.account_id = inventory.account_id
+    resources = run_program(spec, hooks)
+    return checkov_findings(run_checkov(resources, workdir), resources)
+
+
+def write_reports(report, directory: Path, formats: tuple[str, ...], inventory=None,
+                  stack_file: Path | None = None) -> dict[str, Path]:
+    """Write the report once per format into ``directory``; return format -> path."""
+    from policies.formats import json_out, junit, markdown, sarif
+    files: dict[str, Path] = {}
+    for name in formats:
+        path = directory / REPORT_FILES[name]
+        if name == "json":
+            files[name] = json_out.write(report, path)
+        elif name == "md":
+            files[name] = markdown.write(report, path)
+        elif name == "sarif":
+            stack = stack_file or Path(f"Pulumi.{report.customer}.yaml")
+            files[name] = sarif.write(report, path, source_uri(stack), declared_locations(inventory))
+        elif name == "junit":
+            files[name] = junit.write(report, path)
+        else:
+            raise InputError(f"--format: invalid value {name!r}; expected one of {', '.join(REPORT_FORMATS)}")
+    return files
+
+
+def source_uri(path: Path) -> str:
+    """Return ``path`` relative to the current directory as a URI, or as a file URI when it lies outside."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_uri()
+
+
+def declared_locations(inventory) -> dict[str, str]:
+    """Return ARN and name -> ``path:line`` for each inventory resource whose declaration is known."""
+    locations: dict[str, str] = {}
+    for resource in getattr(inventory, "resources", ()):
+        if resource.declared_at:
+            locations[resource.arn] = resource.declared_at
+            locations.setdefault(resource.name, resource.declared_at)
+    return locations
 
 
 def load_or_scan(customer: str, spec: PilotSpec, args) -> tuple:
