@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -57,8 +58,9 @@ def to_sarif(report: Report, stack_file: str, declared_at: Mapping[str, str] | N
     """
     declared_at = declared_at or {}
     index = {rule.id: position for position, rule in enumerate(report.rules)}
-    results = [_result(report, finding, index, stack_file, declared_at) for finding in report.findings
-               if include_passes or finding.status is not Status.PASS]
+    shared = Counter(_identity(finding) for finding in report.findings)
+    results = [_result(report, finding, index, stack_file, declared_at, shared[_identity(finding)] > 1)
+               for finding in report.findings if include_passes or finding.status is not Status.PASS]
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "pilotctl", "version": _version(),
                             "rules": [_descriptor(rule) for rule in report.rules]}},
@@ -109,7 +111,7 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
 
 
 def _result(report: Report, finding: Finding, index: Mapping[str, int], stack_file: str,
-            declared_at: Mapping[str, str]) -> dict[str, Any]:
+            declared_at: Mapping[str, str], shares_identity: bool) -> dict[str, Any]:
     mark = report.mark_of(finding)
     message = finding.message
     if mark is not None and not mark.active:
@@ -125,7 +127,7 @@ def _result(report: Report, finding: Finding, index: Mapping[str, int], stack_fi
     if finding.status is Status.PASS:
         result["kind"] = "pass"
     result["locations"] = [_location(finding, stack_file, declared_at)]
-    result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(finding)}
+    result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(finding, shares_identity)}
     if mark is not None and mark.active:
         entry = mark.suppression
         result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": entry.reason,
@@ -158,9 +160,18 @@ def _artifact(uri: str) -> dict[str, str]:
     return {"uri": uri, "uriBaseId": SOURCE_ROOT}
 
 
-def _fingerprint(finding: Finding) -> str:
-    """Return a hash of rule id and resource, so a viewer tracks one alert across runs."""
-    identity = f"{finding.rule_id}|{finding.resource.arn or finding.resource.name}"
+def _identity(finding: Finding) -> str:
+    return f"{finding.rule_id}|{finding.resource.arn or finding.resource.name}"
+
+
+def _fingerprint(finding: Finding, shares_identity: bool) -> str:
+    """Return a hash of rule id and resource, so a viewer tracks one alert across runs.
+
+    When one rule reports several findings on one resource (such as one per data flow),
+    the message is hashed too, so each keeps its own alert. Those fingerprints change
+    when the message does.
+    """
+    identity = _identity(finding) + (f"|{finding.message}" if shares_identity else "")
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 

@@ -183,3 +183,16 @@ def test_schema_rejects_bad_level(validator):
     log["runs"][0]["results"][0]["level"] = "fatal"
 
     assert [e.validator for e in validator.iter_errors(log)] == ["enum"]
+
+
+def test_fingerprints_split_shared_resource():
+    flows = (finding("PILOT-RET-003", Status.FAIL, RECORDS, Severity.HIGH),
+             Finding("PILOT-RET-003", Status.FAIL, Severity.HIGH, RECORDS, "seen", "wanted", "Another flow.", "fix"))
+    report = Report("acme", "live", TODAY, RULES, flows)
+    single = Report("acme", "live", TODAY, RULES, flows[:1])
+
+    shared = [r["partialFingerprints"]["pilotctlFinding/v1"]
+              for r in sarif.to_sarif(report, "Pulumi.acme.yaml")["runs"][0]["results"]]
+    alone = sarif.to_sarif(single, "Pulumi.acme.yaml")["runs"][0]["results"][0]["partialFingerprints"]
+    assert shared[0] != shared[1]
+    assert alone["pilotctlFinding/v1"] not in shared
