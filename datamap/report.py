@@ -8,7 +8,8 @@ The same inputs give the same bytes.
 Retention figures come from ``retention`` when the caller passes one, a mapping
 {resource ARN: (days, "forever" or "unknown", reason)} whose values may also be
 ``datamap.retention.Retention`` results. Otherwise ``datamap.report_retention``
-reads them straight from the inventory attributes.
+reads them straight from the inventory attributes. Below that table, every copy of
+each store's data is listed with the path of flows that made it, from ``datamap.flows``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from datamap.flows import AUDIT_LOG, StoreFlows, effective_by_classification, flow_retention
 from datamap.graph import ACCESS, ASSUMES, COPY, ENCRYPTED_BY, FLOW, PERSON, ROLE, STORE, who_can_reach
 from datamap.inventory import Inventory, Resource
 from datamap.matrix import AccessMatrix
@@ -57,6 +59,7 @@ def render_data_map(graph: nx.MultiDiGraph, inventory: Inventory, spec: PilotSpe
         _stored(graph, inventory, holders),
         _reach(graph, spec, matrix),
         _retention_table(graph, spec, holders, retention_by_node),
+        _copy_paths(spec, flow_retention(inventory, spec, graph, today=_read_on(inventory))),
         _deletion(spec, graph, holders, retention_by_node),
         _owners(spec),
         _gaps(graph, inventory),
@@ -277,6 +280,41 @@ def _retention_table(graph: nx.MultiDiGraph, spec: PilotSpec, holders: list[str]
         value, reason = retention_by_node[node]
         rows.append(_row(_title(graph, node), _days(value), _gone_by(spec, graph, node, value), reason))
     return "\n".join(rows)
+
+
+def _copy_paths(spec: PilotSpec, flows: Mapping[str, StoreFlows]) -> str:
+    """Return every copy of each store's data with its path, how long it keeps the data and when it is gone."""
+    copies = [copy for name in sorted(flows) for copy in flows[name].copies]
+    if not copies:
+        return ""
+    rows = ["Every copy of each store's data, along the flows that made it. Records of access count from the access, "
+            "exports from the export, and every other copy from when the data is written.", "",
+            *_table_head("Copy", "Kept for", "Gone by", "Why")]
+    for copy in copies:
+        value = copy.retention
+        figure = value.days if value.is_days else value.kind.value
+        audit_end = spec.end + dt.timedelta(days=spec.audit_retention_days)
+        promised = audit_end if AUDIT_LOG in copy.flows else spec.data_deleted_by
+        late = ""
+        if value.is_days:
+            deleted_on = spec.end + dt.timedelta(days=value.days)
+            late = f" (**after** the promised {promised})" if deleted_on > promised else ""
+        else:
+            deleted_on = "never by itself" if value.is_forever else "unknown"
+        doubt = f" (if this flow exists: {copy.doubt})" if copy.doubt else ""
+        rows.append(_row(copy.describe(), _days(figure), f"{deleted_on}{late}", value.reason + doubt))
+    longest = "; ".join(f"{name}: {flows[name].effective}" for name in sorted(flows))
+    classes = "; ".join(f"{name}: {value}" for name, value in effective_by_classification(flows).items())
+    rows += ["", f"The longest any copy keeps each store's data: {longest}. By classification: {classes}."]
+    return "\n".join(rows)
+
+
+def _read_on(inventory: Inventory) -> dt.date | None:
+    """Return the day the inventory was read, which decides date-based lifecycle rules; None when not recorded."""
+    try:
+        return dt.date.fromisoformat(inventory.taken_at[:10])
+    except ValueError:
+        return None
 
 
 def _days(value: int | str) -> str:
