@@ -5,11 +5,11 @@ Nothing registers itself on import: a rule runs only when it is listed here.
 
 from __future__ import annotations
 
-from policies.rules import access, audit, identity, ownership, protection, retention
+from policies.rules import access, audit, flows, identity, ownership, protection, retention
 from policies.rules.base import Rule
 
-RULES: tuple[Rule, ...] = (*retention.RULES, *access.RULES, *identity.RULES, *protection.RULES, *audit.RULES,
-                           *ownership.RULES)
+RULES: tuple[Rule, ...] = (*retention.RULES, *flows.RULES, *access.RULES, *identity.RULES, *protection.RULES,
+                           *audit.RULES, *ownership.RULES)
 
 
 def rule_by_id(rule_id: str) -> Rule:
