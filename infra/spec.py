@@ -307,10 +307,16 @@ def _parse_stores(r: _Reader, config: Mapping[str, Any], ns: str) -> tuple[Store
         if kind == "log_group" and retention not in LOG_RETENTION_DAYS:
             raise r.fail(path + ".retentionDays", retention,
                          "a CloudWatch Logs retention period: " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+        backup = r.boolean(raw, "backup", path + ".backup")
+        if backup and kind != "s3":
+            raise r.fail(path + ".backup", backup, f"false for a {kind} store (AWS Backup covers only the s3 kind here)")
+        if backup and retention < 3:
+            # One day of backups plus a current and a noncurrent day in the bucket.
+            raise r.fail(path + ".retentionDays", retention, "at least 3 days for a backed-up s3 store")
         stores.append(Store(
             name=name, kind=kind, classification=classification,
             retention_days=retention,
-            backup=r.boolean(raw, "backup", path + ".backup"),
+            backup=backup,
             holds_exports=r.boolean(raw, "holdsExports", path + ".holdsExports", default=False),
             description=r.text(raw, "description", path + ".description", default=""),
         ))

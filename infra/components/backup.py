@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import documents, naming, tags
-from infra.components.common import base_tags
+from infra.components.common import backup_retention_days, base_tags
 from infra.spec import PilotSpec
 
 # AWS managed policies the AWS Backup service role needs to back up and restore S3.
@@ -18,15 +18,6 @@ BACKUP_SERVICE_POLICIES = (
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
-
-
-def backup_retention_days(spec: PilotSpec) -> int:
-    """Days a recovery point is kept: never past its store's retention or the days after pilot end.
-
-    A recovery point taken on the last pilot day then expires by pilot end + retention.
-    """
-    backed_up = [s.retention_days for s in spec.stores if s.backup]
-    return min([spec.retention_days_after_end, *backed_up])
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import documents, naming, tags
-from infra.components.common import base_tags, lifecycle_rules
+from infra.components.common import base_tags, lifecycle_rules, store_lifecycle_days
 from infra.spec import PilotSpec, Store
 
 
@@ -72,7 +72,8 @@ class TenantStorage(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(res, bucket=bucket_name, force_destroy=True,
                                tags=self._store_tags(spec, store),
                                opts=pulumi.ResourceOptions(parent=self))
-        secure_bucket(res, bucket, self.key, retention_days=store.retention_days,
+        secure_bucket(res, bucket, self.key,
+                      retention_days=store_lifecycle_days(spec, store.retention_days, store.backup),
                       policy=bucket.arn.apply(lambda arn: documents.dumps(documents.store_bucket_policy(arn))),
                       parent=self)
         return bucket

