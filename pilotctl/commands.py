@@ -9,3 +9,7 @@ MODULES: list = [demo_cmd, sandbox_cmd, scan_cmd, access_cmd, check_cmd, iam_cmd
 from pilotctl import plan_cmd
 
 MODULES.append(plan_cmd)
+
+from pilotctl import import_cmd
+
+MODULES.append(import_cmd)
