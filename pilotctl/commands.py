@@ -13,3 +13,7 @@ MODULES.append(plan_cmd)
 from pilotctl import import_cmd
 
 MODULES.append(import_cmd)
+
+from pilotctl import drift_cmd
+
+MODULES.append(drift_cmd)
