@@ -1,9 +1,9 @@
 """Small hand-made tenants for rule tests: a pilot spec, inventory records and access matrix cells.
 
 ``tenant()`` returns a compliant tenant shaped like what the Pulumi program deploys
-for the ``acme`` spec below. Its store buckets are versioned with an 83 + 7 day
+for the ``acme`` spec below. Its store buckets are versioned with a 76 + 7 day
 lifecycle, SSE-KMS, a public access block and a TLS-only policy. It also has a log
-group with 30-day retention and a 30-day backup plan.
+group with 30-day retention and a 7-day backup plan.
 
 ``secured_tenant()`` adds the rest of the program's tenant: the KMS key, the trail
 with its audit bucket and log group, the backup vault, and the people's users and
@@ -91,7 +91,7 @@ def store_tags(store: str, **changes: str | None) -> dict[str, str]:
     return values
 
 
-def lifecycle(current: int | None = 83, noncurrent: int | None = 7, filter_: Mapping | None = None,
+def lifecycle(current: int | None = 76, noncurrent: int | None = 7, filter_: Mapping | None = None,
               status: str = "Enabled") -> dict[str, Any]:
     """Return the program's lifecycle shape: one expiring rule and one delete-marker rule."""
     main: dict[str, Any] = {"ID": "expire", "Filter": dict(filter_ or {}), "Status": status,
@@ -144,7 +144,7 @@ def log_group(store: str = "app-logs", retention: int | None = 30, *, resource_t
                     attributes=attributes, errors=errors or {})
 
 
-def backup_rule(delete_after: int | None = 30, name: str = "daily", copies: Iterable[Mapping] = (),
+def backup_rule(delete_after: int | None = 7, name: str = "daily", copies: Iterable[Mapping] = (),
                 continuous: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"RuleName": name, "TargetBackupVaultName": f"pilot-{CUSTOMER}",
                            "EnableContinuousBackup": continuous}

@@ -33,7 +33,7 @@ def test_markdown_lists_failures_and_unknowns(tmp_path):
     report = broken_report()
     text = markdown.write(report, tmp_path / "checks.md").read_text(encoding="utf-8")
 
-    assert "| **total** | **2** | **1** | **66** |" in text
+    assert "| **total** | **4** | **2** | **72** |" in text
     assert "### PILOT-RET-003 high: acme-records-111122223333" in text
     assert "- Observed: forever" in text
     assert "- Expected: at most 90 days" in text
