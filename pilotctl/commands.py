@@ -14,6 +14,10 @@ from pilotctl import import_cmd
 
 MODULES.append(import_cmd)
 
+from pilotctl import history_cmd
+
+MODULES.append(history_cmd)
+
 from pilotctl import drift_cmd
 
 MODULES.append(drift_cmd)
