@@ -90,13 +90,23 @@ def key_value_tags(pairs: Iterable[Mapping[str, str]], key: str = "Key", value: 
     return {pair[key]: pair.get(value, "") for pair in pairs}
 
 
+# The customer value that selects the resources of every tenant: those with a non-empty
+# ``pilot:customer`` tag. ``scanner.scan`` rejects an empty customer, so a scan of one
+# tenant never selects every tenant.
+ANY_TENANT = ""
+
+
 def belongs(tags: Mapping[str, str], customer: str) -> bool:
-    """Return True when the tags put the resource in the customer's tenant."""
+    """Return True when the tags put the resource in the customer's tenant, or in any tenant for ``ANY_TENANT``."""
+    if customer == ANY_TENANT:
+        return bool(tags.get(tag_keys.CUSTOMER))
     return tags.get(tag_keys.CUSTOMER) == customer
 
 
 def membership_error(failure: Failure, target: str, customer: str) -> str:
     """Describe a tag read that failed, for ``Inventory.errors``."""
+    if customer == ANY_TENANT:
+        return f"{failure} (on {target}, so which tenant it belongs to is unknown)"
     return f"{failure} (on {target}, so whether it belongs to tenant {customer} is unknown)"
 
 
