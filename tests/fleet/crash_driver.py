@@ -1,9 +1,10 @@
 """Run ``pilotctl scan --all`` and stop inside the transaction of one history record, for a crash test.
 
 Usage: ``python crash_driver.py PAUSE_AT ARG...`` where ARG... are the ``pilotctl`` arguments.
-The history connection is wrapped so that, in the PAUSE_AT-th record (counting from 1),
-the process prints ``PAUSED`` after the scan row and its findings are inserted, before
-the access cells and the commit, and then sleeps until it is killed. PAUSE_AT 0 never pauses.
+The history connection is wrapped to pause in the PAUSE_AT-th record, counting from 1.
+There the process prints ``PAUSED`` once the scan row and its findings are inserted,
+before the access cells and the commit, and then sleeps until it is killed. PAUSE_AT 0
+never pauses.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def account_session(endpoint: str, account_id: str, region: str = REGION) -> bot
 
 
 class TenantBuilder:
-    """Creates hand-built tenants in one account with clients made once."""
+    """Builder of hand-built tenants in one account, with its clients created once."""
 
     def __init__(self, session: boto3.Session, endpoint: str, account_id: str):
         self.account_id = account_id
@@ -67,7 +67,7 @@ class TenantBuilder:
     def build(self, customer: str, shape: Shape = Shape()) -> dict[str, list[str]]:
         """Create one tenant; return kind -> names of what was created."""
         tag_list = [{"Key": tags.CUSTOMER, "Value": customer}]
-        made: dict[str, list[str]] = {"buckets": [], "users": [], "roles": [], "log_groups": []}
+        created: dict[str, list[str]] = {"buckets": [], "users": [], "roles": [], "log_groups": []}
 
         for index in range(shape.buckets):
             name = f"{customer}-store{index}-{self.account_id}"
@@ -78,7 +78,7 @@ class TenantBuilder:
             self.s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
                 {"ID": "retention", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 90},
                  "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]})
-            made["buckets"].append(name)
+            created["buckets"].append(name)
 
         policy = self.iam.create_policy(PolicyName=f"{customer}-read", Tags=tag_list, PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
@@ -91,23 +91,17 @@ class TenantBuilder:
             self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust,
                                  Tags=tag_list + [{"Key": tags.ROLE, "Value": f"role{index}"}])
             self.iam.attach_role_policy(RoleName=name, PolicyArn=policy["Policy"]["Arn"])
-            made["roles"].append(name)
+            created["roles"].append(name)
         for index in range(shape.people):
             name = f"{customer}-person{index}"
             self.iam.create_user(UserName=name, Tags=tag_list + [{"Key": tags.PERSON, "Value": f"person{index}"}])
-            made["users"].append(name)
+            created["users"].append(name)
 
         self.kms.create_key(Description=f"{customer} key", Tags=[{"TagKey": tags.CUSTOMER, "TagValue": customer}])
         for index in range(shape.log_groups):
             name = f"/pilot/{customer}/log{index}"
             self.logs.create_log_group(logGroupName=name, tags={tags.CUSTOMER: customer})
             self.logs.put_retention_policy(logGroupName=name, retentionInDays=30)
-            made["log_groups"].append(name)
+            created["log_groups"].append(name)
         self.backup.create_backup_vault(BackupVaultName=f"{customer}-vault", BackupVaultTags={tags.CUSTOMER: customer})
-        return made
-
-    def grant_delete(self, customer: str, person: int = 0) -> None:
-        """Give one person of the tenant an inline policy that deletes objects in its buckets."""
-        self.iam.put_user_policy(UserName=f"{customer}-person{person}", PolicyName="delete", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteObject",
-                                                    "Resource": f"arn:aws:s3:::{customer}-*/*"}]}))
+        return created

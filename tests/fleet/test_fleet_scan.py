@@ -1,7 +1,7 @@
 """``pilotctl scan --all`` on a sandbox fleet: 20 tenants in two accounts, one account denied, one unreachable.
 
-Account A (moto's default) holds acme, deployed by the Pulumi program from its stack
-file, and 18 hand-built tenants. Account B holds one hand-built tenant, and every IAM
+Account A (moto's default) contains acme, deployed by the Pulumi program from its stack
+file, and 18 hand-built tenants. Account B contains one hand-built tenant, and every IAM
 call there is denied. Assuming the role in account C is denied, and the stack file of
 tenant gamma names a tenant that lives nowhere. A second scan after two changes to
 acme feeds ``pilotctl diff``.
