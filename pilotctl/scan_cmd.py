@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 4
 # Destinations of the options that only a fleet scan reads, rejected without --all.
-FLEET_ONLY = ("workers", "accounts", "accounts_file", "role_arn", "region", "history", "formats", "fail_on")
+FLEET_ONLY = ("workers", "accounts", "accounts_file", "role_arn", "region", "history", "formats", "fail_on",
+              "allow_unknown")
 
 FLEET_HELP = """\
 With --all, every tenant is scanned: those of the Pulumi.<customer>.yaml files in
@@ -42,10 +43,9 @@ account is read once for all of its tenants. Each tenant is then checked like
 OUT/fleet.json, and the scan is recorded in the --history database.
 
 Exit codes with --all: 0 when every tenant was scanned and none has a failure at or
-above --fail-on; 1 when a tenant has such a failure, when a tenant could not be scanned
-(its findings are unknown) or when an account could not be scanned; 2 for invalid
-input. Unknown findings in a tenant that was scanned do not change the exit code, as
-with 'pilotctl check'; the summary counts them.
+above --fail-on; 1 when a tenant has such a failure or an unknown finding at or above
+--fail-on (unless --allow-unknown), when a tenant could not be scanned (its findings
+are unknown) or when an account could not be scanned; 2 for invalid input.
 """
 
 
@@ -95,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fleet.add_argument("--fail-on", choices=check_cmd.SEVERITY_NAMES, default="low", metavar="SEVERITY",
                        help="exit with 1 when a tenant has a failure that is not suppressed with this severity or "
                             "a higher one: low, medium, high or critical (default: %(default)s, any failure)")
+    fleet.add_argument("--allow-unknown", action="store_true",
+                       help="do not exit with 1 for unknown findings of scanned tenants (tenants that could not "
+                            "be scanned still count)")
     parser.set_defaults(handler=run, fleet_defaults={name: parser.get_default(name) for name in FLEET_ONLY})
 
 
@@ -153,7 +156,8 @@ def run_fleet(args: argparse.Namespace, session=None, prepare_session=None) -> i
     options = fleet.FleetOptions(endpoint_url=endpoint, region=region, workers=args.workers,
                                  prepare_session=prepare_session)
     checker = FleetChecker(out=args.out, stack_dir=args.stack_dir, formats=_chosen_formats(args.formats),
-                           suppressions=suppressions, threshold=Severity(args.fail_on))
+                           suppressions=suppressions, threshold=Severity(args.fail_on),
+                           allow_unknown=args.allow_unknown)
     progress = Progress(sys.stderr)
     with History(args.history) as history:
         scan = fleet.FleetScan(accounts, stacks, session, options, history.latest_accounts(), progress.step)
@@ -195,7 +199,7 @@ class TenantResult:
     report: Report
     files: dict[str, Path]  # report format -> path
     record: ScanRecord
-    blocking: int           # unsuppressed failures at or above the --fail-on severity
+    blocking: int           # unsuppressed failures (and unknowns, unless allowed) at or above --fail-on
 
     @property
     def summary(self) -> str:
@@ -209,9 +213,9 @@ class FleetChecker:
     """Check each tenant of a fleet scan like ``pilotctl check``, write its reports and build its history record."""
 
     def __init__(self, out: Path, stack_dir: Path, formats: tuple[str, ...], suppressions: dict[str, tuple],
-                 threshold: Severity, today: dt.date | None = None):
+                 threshold: Severity, today: dt.date | None = None, allow_unknown: bool = False):
         self.out, self.stack_dir, self.formats = Path(out), Path(stack_dir), formats
-        self.suppressions, self.threshold = suppressions, threshold
+        self.suppressions, self.threshold, self.allow_unknown = suppressions, threshold, allow_unknown
         self.today = today or workflow.today()
         self.started_at = dt.datetime.now(dt.UTC)
         self.run_id = self.started_at.strftime("%Y%m%dT%H%M%S.%fZ")
@@ -239,7 +243,8 @@ class FleetChecker:
                             findings=report.findings, cells=cells, reason=tenant.reason,
                             access_reason=access_reason, run_id=self.run_id, suppressed=frozenset(report.suppressed()))
         result = TenantResult(tenant.customer, tenant.account_id, tenant.status, tenant.reason, report, files, record,
-                              len(report.failures_at(self.threshold)))
+                              len(report.failures_at(self.threshold))
+                              + (0 if self.allow_unknown else len(report.unknowns_at(self.threshold))))
         self.results.append(result)
         return result
 

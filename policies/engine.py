@@ -75,6 +75,10 @@ class Report:
         """Return the failures of ``threshold`` severity or worse that no active suppression covers."""
         return tuple(f for f in self.unsuppressed(Status.FAIL) if f.severity.rank <= threshold.rank)
 
+    def unknowns_at(self, threshold: Severity) -> tuple[Finding, ...]:
+        """Return the unknown findings of ``threshold`` severity or worse that no active suppression covers."""
+        return tuple(f for f in self.unsuppressed(Status.UNKNOWN) if f.severity.rank <= threshold.rank)
+
     def mark_of(self, finding: Finding) -> SuppressionMark | None:
         return self.marks.get(finding)
 
