@@ -21,3 +21,7 @@ MODULES.append(history_cmd)
 from pilotctl import drift_cmd
 
 MODULES.append(drift_cmd)
+
+from pilotctl import evidence_cmd
+
+MODULES.append(evidence_cmd)
