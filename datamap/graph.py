@@ -170,6 +170,11 @@ class _Builder:
         self.by_id = {node_id(r.arn): r for r in inventory.resources}
         self.buckets = {r.get("Name", r.name): r for r in inventory.of_kind("s3_bucket")}
         self.roles_by_tag = {r.tags[tags.ROLE]: r for r in inventory.of_kind("iam_role") if tags.ROLE in r.tags}
+        self.roles_by_name: dict[str, Resource] = {}
+        for role in inventory.of_kind("iam_role"):
+            for name in (role.get("RoleName"), role.name, role.arn):
+                if name:
+                    self.roles_by_name.setdefault(name, role)
         self.full_names = {p.id: p.name for p in spec.people} if spec else {}
 
     def add_node(self, node: str, kind: str, label: str, resource: Resource | None = None, **extra: Any) -> str:
@@ -304,14 +309,13 @@ class _Builder:
     def _role_node(self, cell: AccessCell, principal: Resource | None) -> str | None:
         if principal is not None and principal.kind == "iam_role":
             return self._ensure_role(principal)
+        # The role that ``via`` names comes first: a role tag can repeat when one
+        # inventory contains several tenants.
+        match = _ASSUMES_RE.search(cell.via)
+        if match and match.group(1) in self.roles_by_name:
+            return self._ensure_role(self.roles_by_name[match.group(1)])
         if cell.role in self.roles_by_tag:
             return self._ensure_role(self.roles_by_tag[cell.role])
-        match = _ASSUMES_RE.search(cell.via)
-        if match:
-            named = next((r for r in self.inventory.of_kind("iam_role")
-                          if match.group(1) in (r.get("RoleName"), r.name, r.arn)), None)
-            if named is not None:
-                return self._ensure_role(named)
         if cell.role:
             return self.add_node(f"role:{cell.role}", ROLE, cell.role, arn="", name=cell.role, role=cell.role,
                                  service_role=False)

@@ -107,14 +107,22 @@ def write_access(matrix, directory: Path) -> tuple[Path, Path]:
     return write_json(matrix, directory / "access.json"), write_csv(matrix, directory / "access.csv")
 
 
-def map_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path) -> Outputs:
-    """Draw the diagram and write the data map for one tenant."""
+def map_tenant(inventory, spec: PilotSpec | None, matrix, directory: Path, focus: str | None = None) -> Outputs:
+    """Draw the diagram and write the data map for one tenant.
+
+    With ``focus`` (a store, copy, person or role, by name, ARN or id) the diagram
+    shows only the paths through that node and is written as
+    ``diagram-focus-<name>.svg`` and ``.png``. An unknown name raises InputError
+    before any file is written.
+    """
     from datamap.graph import build_graph
     from datamap.render import render
     from datamap.report import write_data_map
+    from datamap.views import focus_basename
     outputs = Outputs(directory=directory)
     graph = build_graph(inventory, matrix, spec)
-    drawn = render(graph, directory, "diagram")
+    basename = "diagram" if focus is None else focus_basename(graph, focus)
+    drawn = render(graph, directory, basename, focus=focus)
     outputs.diagram_svg, outputs.diagram_png = drawn["svg"], drawn["png"]
     if spec is not None:
         outputs.data_map = write_data_map(graph, inventory, spec, matrix, path=directory / "data-map.md")
