@@ -169,6 +169,9 @@ class _Walk:
         self.buckets = {r.get("Name") or r.name: r for r in inventory.of_kind("s3_bucket")}
         self.groups = {r.get("logGroupName") or r.name: r for r in inventory.of_kind("log_group")}
         self.stores = find_stores(inventory, spec)
+        # kept() results for every object, by ARN, with the record they were computed for,
+        # because several flows end in the same store and each call thaws the whole record.
+        self._kept: dict[str, tuple[Resource, Retention]] = {}
 
     def store_flows(self, name: str, resource: Resource) -> StoreFlows:
         kept = self.kept(resource)
@@ -182,7 +185,12 @@ class _Walk:
         return StoreFlows(name, resource.arn, classification, tuple(copies))
 
     def kept(self, resource: Resource, scope: ObjectScope = EVERY_OBJECT) -> Retention:
-        return kept_in(resource, scope, self.today)
+        if scope is not EVERY_OBJECT:
+            return kept_in(resource, scope, self.today)
+        found = self._kept.get(resource.arn)
+        if found is None or found[0] is not resource:
+            found = self._kept[resource.arn] = (resource, kept_in(resource, scope, self.today))
+        return found[1]
 
     @staticmethod
     def setting(resource: Resource) -> str:

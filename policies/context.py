@@ -4,20 +4,28 @@ The spec and the matrix may be missing (an account without a spec, a run that di
 evaluate IAM). Rules that need them report unknown. ``stores`` ties inventory
 resources to spec stores, by the ``pilot:store`` tag or, failing that, by the names
 the program gives them.
+
+A context is made per ``run_checks`` call and its inputs are frozen, so it also keeps
+what several rules derive from them: the inventory indexed by kind and ARN, the
+parsed IAM principals, and results that rules store with ``derived``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
+from datamap.iam.identities import PolicyStore, Principal, load_principals
 from datamap.inventory import Inventory, Resource
 from datamap.matrix import AccessMatrix
 from infra import naming, tags
 from infra.spec import PilotSpec, Store
 
 STORE_KINDS = {"s3_bucket": "s3", "log_group": "log_group"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,62 @@ class CheckContext:
     spec: PilotSpec | None
     matrix: AccessMatrix | None
     today: dt.date
+    # Values that rules computed from the inputs, by the key given to ``derived``.
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per context and per ``key``.
+
+        The key must name everything the value depends on besides the context's inputs,
+        and callers must not change the value they get.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def derived_for(self, resource: Resource, name: str, compute: Callable[[], T]) -> T:
+        """Return ``compute()`` for one inventory record, computed once per context.
+
+        Two records with the same ARN get a value each, because the cached value is
+        reused only for the record it was computed for.
+        """
+        key = (name, resource.arn)
+        found = self._derived.get(key)
+        if found is None or found[0] is not resource:
+            found = self._derived[key] = (resource, compute())
+        return found[1]
+
+    @cached_property
+    def _by_kind(self) -> dict[str, tuple[Resource, ...]]:
+        grouped: dict[str, list[Resource]] = {}
+        for resource in self.inventory.resources:
+            grouped.setdefault(resource.kind, []).append(resource)
+        return {kind: tuple(resources) for kind, resources in grouped.items()}
+
+    @cached_property
+    def _by_arn(self) -> dict[str, Resource]:
+        index: dict[str, Resource] = {}
+        for resource in self.inventory.resources:
+            index.setdefault(resource.arn, resource)  # the first record wins, as in Inventory.by_arn
+        return index
+
+    def of_kind(self, kind: str) -> tuple[Resource, ...]:
+        """Return ``inventory.of_kind(kind)`` from an index built once."""
+        return self._by_kind.get(kind, ())
+
+    def by_arn(self, arn: str) -> Resource | None:
+        """Return ``inventory.by_arn(arn)`` from an index built once."""
+        return self._by_arn.get(arn)
+
+    @cached_property
+    def policy_store(self) -> PolicyStore:
+        """The inventory's managed policies, parsed on first use."""
+        return PolicyStore(self.inventory)
+
+    @cached_property
+    def principals(self) -> tuple[Principal, ...]:
+        """The inventory's IAM users and roles with their parsed policies, as ``load_principals`` returns them."""
+        return tuple(load_principals(self.inventory, self.policy_store))
 
     @cached_property
     def stores(self) -> tuple[StoreResource, ...]:

@@ -155,7 +155,7 @@ def check_capability_declared(context: CheckContext, rule: Rule) -> Iterator[Fin
         if declared:
             continue
         if declared is None and rule.parameters["exempt_service_roles"]:
-            role_resource = context.inventory.by_arn(cell.principal_arn)
+            role_resource = context.by_arn(cell.principal_arn)
             if service_only_role(role_resource):
                 service_roles.add(role_resource.name)
                 continue

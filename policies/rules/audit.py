@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datamap.access import DEFAULT_ASSUMPTIONS
 from datamap.iam.evaluation import Decision, Reason, decide
 from datamap.iam.grants import MatrixBuilder, default_catalog
-from datamap.iam.identities import PolicyStore, load_principals
 from datamap.inventory import Resource, thaw
 from datamap.retention import ConfigError, Retention, parse_lifecycle, versioning_state
 from datamap.retention.s3_config import NEVER, SUSPENDED
@@ -61,7 +60,7 @@ def check_trail_setting(context: CheckContext, rule: Rule) -> Iterator[Finding]:
     """Check that a trail exists and that a boolean setting (``attribute``) is true on every tenant trail."""
     attribute = rule.parameters["attribute"]
     meaning = rule.parameters["meaning"]
-    trails = context.inventory.of_kind("cloudtrail_trail")
+    trails = context.of_kind("cloudtrail_trail")
     if not trails:
         yield _no_trail(context, rule, f"a trail that {meaning}", rule.parameters["without_trail"])
         return
@@ -86,7 +85,7 @@ def check_trail_setting(context: CheckContext, rule: Rule) -> Iterator[Finding]:
 
 def check_data_events(context: CheckContext, rule: Rule) -> Iterator[Finding]:
     """Check that a logging trail records read and write data events for every object of each S3 store."""
-    trails = context.inventory.of_kind("cloudtrail_trail")
+    trails = context.of_kind("cloudtrail_trail")
     buckets = [s for s in context.stores if s.resource.kind == "s3_bucket"]
     if not trails:
         if buckets:
@@ -124,7 +123,7 @@ def check_data_events(context: CheckContext, rule: Rule) -> Iterator[Finding]:
 def _trail_buckets(context: CheckContext, rule: Rule, needed: str,
                    consequence: str) -> Iterator[Finding | tuple[Resource, Resource]]:
     """Yield (trail, its bucket) once per bucket, or the finding that replaces a missing trail or bucket."""
-    trails = context.inventory.of_kind("cloudtrail_trail")
+    trails = context.of_kind("cloudtrail_trail")
     if not trails:
         yield _no_trail(context, rule, needed, consequence)
         return
@@ -140,7 +139,7 @@ def _trail_buckets(context: CheckContext, rule: Rule, needed: str,
         if not name or name in seen:
             continue
         seen.add(name)
-        bucket = next((b for b in context.inventory.of_kind("s3_bucket") if b.name == name), None)
+        bucket = next((b for b in context.of_kind("s3_bucket") if b.name == name), None)
         if bucket is None:
             yield rule.finding(Status.UNKNOWN, ref(trail), f"bucket {name} not in the inventory", needed,
                                f"Trail {trail.name} writes to bucket {name}, which is not in the inventory (another "
@@ -171,7 +170,7 @@ def _protection_finding(context: CheckContext, rule: Rule, trail: Resource, buck
     fix = (f"Add to the policy of {label} a statement with Effect Deny, Principal \"*\", Action [{actions}], "
            f"Resource [\"{bucket.arn}\", \"{bucket.arn}/*\"] and Condition ArnLike aws:PrincipalArn on the "
            "tenant's role and user paths.")
-    policy = bucket_policy(bucket)
+    policy = bucket_policy(context, bucket)
     if policy.problem:
         return rule.finding(Status.UNKNOWN, ref(bucket), "policy not readable", expected,
                             f"Whether tenant principals can erase the logs of trail {trail.name} is unknown: "
@@ -179,7 +178,7 @@ def _protection_finding(context: CheckContext, rule: Rule, trail: Resource, buck
     iam_errors = scan_errors(context, "iam")
     builder = MatrixBuilder(context.inventory, context.spec, DEFAULT_ASSUMPTIONS, default_catalog())
     target = next(t for t in builder.targets if t.arn == bucket.arn)
-    principals = load_principals(context.inventory, PolicyStore(context.inventory))
+    principals = context.principals
     policy_name = f"bucket {bucket.name} bucket policy"
     open_requests, undecided, deciding = [], [], {}
     for principal in principals:

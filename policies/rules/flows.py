@@ -37,7 +37,7 @@ def check_copy_retention(context: CheckContext, rule: Rule) -> Iterator[Finding]
 
 
 def _copy_finding(context: CheckContext, rule: Rule, store: StoreResource | None, copy: CopyRetention) -> Finding:
-    resource = context.inventory.by_arn(copy.arn)
+    resource = context.by_arn(copy.arn)
     where = ResourceRef(copy.arn, resource.name if resource is not None else copy.path[-1])
     path = copy.describe()
     value = copy.retention

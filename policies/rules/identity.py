@@ -65,7 +65,7 @@ def check_one_person_per_user(context: CheckContext, rule: Rule) -> Iterator[Fin
     errors = scan_errors(context, "iam")
     if errors:
         yield unread_kind(rule, context, "IAM user", errors)
-    users = context.inventory.of_kind("iam_user")
+    users = context.of_kind("iam_user")
     people = {p.id: p for p in context.spec.people} if context.spec else None
     by_person: dict[str, list[Resource]] = defaultdict(list)
     for user in users:
@@ -243,7 +243,7 @@ def check_support_time_boxed(context: CheckContext, rule: Rule) -> Iterator[Find
     """Check that every support role's trust policy ends access by pilot end plus retention."""
     names = set(rule.parameters["support_roles"])
     customer = context.inventory.customer
-    roles = [r for r in context.inventory.of_kind("iam_role")
+    roles = [r for r in context.of_kind("iam_role")
              if r.tags.get(tags.ROLE) in names or r.name in {naming.role(customer, n) for n in names}]
     if not roles:
         errors = scan_errors(context, "iam")

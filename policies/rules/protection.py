@@ -16,7 +16,6 @@ from typing import Any
 from datamap.iam.context import RequestContext
 from datamap.iam.errors import PolicyError
 from datamap.iam.evaluation import Decision, Reason, Result, decide
-from datamap.iam.identities import PolicyStore, load_principals
 from datamap.iam.policy import Statement, parse_policy
 from datamap.iam.principals import Caller, parse_caller
 from datamap.iam.targets import FRESH
@@ -46,8 +45,12 @@ class ResourcePolicy:
             "Grant the scanner s3:GetBucketPolicy and run the check again."
 
 
-def bucket_policy(bucket: Resource) -> ResourcePolicy:
-    """Return the bucket's policy statements, or the reason they cannot be judged."""
+def bucket_policy(context: CheckContext, bucket: Resource) -> ResourcePolicy:
+    """Return the bucket's policy statements, or the reason they cannot be judged, parsed once per record."""
+    return context.derived_for(bucket, "bucket policy", lambda: _parse_bucket_policy(bucket))
+
+
+def _parse_bucket_policy(bucket: Resource) -> ResourcePolicy:
     if not bucket.known("Policy"):
         return ResourcePolicy(None, bucket.errors.get("Policy", "the bucket policy was not recorded"))
     document = bucket.get("Policy")
@@ -78,7 +81,7 @@ class Probe:
     values: dict[str, Any]
 
 
-def probe_callers(context: CheckContext, partition: str) -> list[Probe]:
+def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
     """Return callers that together stand for any principal: outsiders, the account root and every tenant principal.
 
     NOTE: anonymous callers cannot be tried, because the evaluator parses principal
@@ -95,9 +98,9 @@ def probe_callers(context: CheckContext, partition: str) -> list[Probe]:
     for label, arn in made_up:
         caller = parse_caller(arn)
         probes.append(Probe(label, caller, {"aws:PrincipalArn": arn, "aws:PrincipalAccount": caller.account}))
-    for principal in load_principals(context.inventory, PolicyStore(context.inventory)):
+    for principal in context.principals:
         probes.append(Probe(f"{principal.kind} {principal.name}", principal.caller, dict(principal.context)))
-    return probes
+    return tuple(probes)
 
 
 # Grants of every action to everyone, on the identity side and the resource side. With
@@ -110,16 +113,31 @@ ASSUMED_RESOURCE_GRANT = parse_policy({"Version": "2012-10-17", "Statement": [{*
                                       "assumed resource grant", "resource").statements
 
 
-def decide_plain_http(probe: Probe, action: str, arn: str, owner: str,
-                      statements: tuple[Statement, ...]) -> Result:
-    """Decide a plain-HTTP request of ``probe`` that everything grants, so only the bucket policy's Denies count.
+def plain_http_context(probe: Probe, owner: str) -> RequestContext:
+    """Return the request context of a plain-HTTP request by ``probe`` on a resource of account ``owner``.
 
     Every condition key other than the probe's ARN, account and TLS is unknown.
     """
     values = {**probe.values, "aws:SecureTransport": False, "aws:PrincipalIsAWSService": False}
     if owner:
         values["aws:ResourceAccount"] = owner
-    return decide(probe.caller, RequestContext(values, ("*",)), action, arn, owner, ASSUMED_IDENTITY_GRANT, None,
+    return RequestContext(values, ("*",))
+
+
+def plain_http_probes(context: CheckContext, partition: str) -> tuple[tuple[Probe, RequestContext], ...]:
+    """Return ``probe_callers`` with each probe's plain-HTTP request context, built once per context."""
+    owner = context.inventory.account_id
+    return context.derived(("plain-HTTP probes", partition), lambda: tuple(
+        (probe, plain_http_context(probe, owner)) for probe in probe_callers(context, partition)))
+
+
+def decide_plain_http(probe: Probe, request_context: RequestContext, action: str, arn: str, owner: str,
+                      statements: tuple[Statement, ...]) -> Result:
+    """Decide a plain-HTTP request of ``probe`` that everything grants, so only the bucket policy's Denies count.
+
+    ``request_context`` comes from ``plain_http_context(probe, owner)``.
+    """
+    return decide(probe.caller, request_context, action, arn, owner, ASSUMED_IDENTITY_GRANT, None,
                   statements + ASSUMED_RESOURCE_GRANT)
 
 
@@ -129,13 +147,13 @@ def check_tls_only(context: CheckContext, rule: Rule) -> Iterator[Finding]:
     if errors:
         yield unread_kind(rule, context, "S3 bucket", errors)
     owner = context.inventory.account_id
-    for bucket in context.inventory.of_kind("s3_bucket"):
+    for bucket in context.of_kind("s3_bucket"):
         label = f"bucket {bucket.name}"
         expected = "a Deny for aws:SecureTransport false on the bucket and its objects, for every principal"
         fix = (f"Add to the policy of {label} a statement with Effect Deny, Principal \"*\", Action \"s3:*\", "
                f"Resource [\"{bucket.arn}\", \"{bucket.arn}/*\"] and Condition "
                "{\"Bool\": {\"aws:SecureTransport\": \"false\"}}.")
-        policy = bucket_policy(bucket)
+        policy = bucket_policy(context, bucket)
         if policy.problem:
             yield rule.finding(Status.UNKNOWN, ref(bucket), "policy not readable", expected,
                                f"Whether {label} refuses plain HTTP is unknown: {policy.problem}.", fix=policy.fix)
@@ -152,14 +170,14 @@ def _tls_finding(context: CheckContext, rule: Rule, bucket: Resource, statements
                  expected: str, fix: str) -> Finding:
     label = f"bucket {bucket.name}"
     partition = bucket.arn.split(":")[1] if bucket.arn.startswith("arn:") else "aws"
-    probes = probe_callers(context, partition)
+    probes = plain_http_probes(context, partition)
     gaps: dict[str, list[str]] = {}       # request -> the probes it is not explicitly denied for
     undecided, deciding, evidence = [], {}, []
-    for probe in probes:
+    for probe, request_context in probes:
         for action, form in PLAIN_HTTP_REQUESTS:
             arn = object_arn(bucket) if form == "object" else bucket.arn
             request = f"{action} on {'its objects' if form == 'object' else 'the bucket'}"
-            result = decide_plain_http(probe, action, arn, owner, statements)
+            result = decide_plain_http(probe, request_context, action, arn, owner, statements)
             if result.reason is Reason.EXPLICIT_DENY:
                 deciding.update(dict.fromkeys(str(s) for s in result.statements))
             elif result.decision is Decision.UNKNOWN:
@@ -196,7 +214,7 @@ def check_public_access_block(context: CheckContext, rule: Rule) -> Iterator[Fin
     if errors:
         yield unread_kind(rule, context, "S3 bucket", errors)
     expected = ", ".join(f"{flag}=true" for flag in PAB_FLAGS)
-    for bucket in context.inventory.of_kind("s3_bucket"):
+    for bucket in context.of_kind("s3_bucket"):
         label = f"bucket {bucket.name}"
         fix = (f"aws s3api put-public-access-block --bucket {bucket.name} --public-access-block-configuration "
                + ",".join(f"{flag}=true" for flag in PAB_FLAGS))
@@ -282,7 +300,7 @@ ENCRYPTED_KINDS: dict[str, tuple[str, Callable[[Resource], KeySetting], str]] = 
 def tenant_key(context: CheckContext, reference: str) -> Resource | None:
     """Return the tenant's KMS key that an ARN, key id, alias name or alias ARN refers to."""
     alias = reference.split(":", 5)[-1] if reference.startswith("arn:") and ":alias/" in reference else reference
-    for key in context.inventory.of_kind("kms_key"):
+    for key in context.of_kind("kms_key"):
         if reference in (key.arn, key.get("KeyId")) or alias in (key.get("Aliases") or ()):
             return key
     return None
@@ -299,7 +317,7 @@ def check_kms_encryption(context: CheckContext, rule: Rule) -> Iterator[Finding]
     if errors:
         yield unread_kind(rule, context, "bucket, log group, backup vault or trail", errors)
     kms_errors = scan_errors(context, "kms")
-    keys = context.inventory.of_kind("kms_key")
+    keys = context.of_kind("kms_key")
     suggested = (keys[0].get("Aliases") or [keys[0].arn])[0] if keys else "<tenant KMS key ARN>"
     expected = "a KMS key of the tenant"
     for resource in context.inventory.resources:

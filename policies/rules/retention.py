@@ -117,7 +117,7 @@ def check_bucket_lifecycle(context: CheckContext, rule: Rule) -> Iterator[Findin
     versions = rule.parameters["versions"]
     keeps, fix_template = _VERSIONS[versions]
     stores = {s.resource.arn for s in context.stores}
-    for resource in context.inventory.of_kind("s3_bucket"):
+    for resource in context.of_kind("s3_bucket"):
         limit = context.declared_limit(resource)
         if limit is None and resource.arn not in stores:
             continue  # neither a store nor a bucket whose tags declare a retention
@@ -172,7 +172,7 @@ def check_backup_retention(context: CheckContext, rule: Rule) -> Iterator[Findin
     errors = scan_errors(context, "backup")
     if errors:
         yield unread_kind(rule, context, "backup plan", errors)
-    for plan in context.inventory.of_kind("backup_plan"):
+    for plan in context.of_kind("backup_plan"):
         label = f"backup plan {plan.name}"
         if context.spec is None:
             yield rule.finding(Status.UNKNOWN, ref(plan), "no pilot spec", "a limit from the pilot spec",
@@ -246,7 +246,7 @@ def check_log_group_retention(context: CheckContext, rule: Rule) -> Iterator[Fin
     errors = scan_errors(context, "logs")
     if errors:
         yield unread_kind(rule, context, "log group", errors)
-    for group in context.inventory.of_kind("log_group"):
+    for group in context.of_kind("log_group"):
         label = _label(group)
         if "retentionInDays" in group.errors:
             yield rule.finding(Status.UNKNOWN, ref(group), "not read", "a retention period",
