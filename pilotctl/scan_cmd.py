@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = 4
 # Destinations of the options that only a fleet scan reads, rejected without --all.
 FLEET_ONLY = ("workers", "accounts", "accounts_file", "role_arn", "region", "history", "formats", "fail_on",
-              "allow_unknown")
+              "allow_unknown", "webhook")
 
 FLEET_HELP = """\
 With --all, every tenant is scanned: those of the Pulumi.<customer>.yaml files in
@@ -60,7 +60,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pilotctl import check_cmd  # imported here because check_cmd imports this module
-    from policies import history
+    from policies import history, notify
 
     parser = subparsers.add_parser(
         "scan", help="read a deployed tenant with read-only AWS calls and write its inventory",
@@ -95,6 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fleet.add_argument("--fail-on", choices=check_cmd.SEVERITY_NAMES, default="low", metavar="SEVERITY",
                        help="exit with 1 when a tenant has a failure that is not suppressed with this severity or "
                             "a higher one: low, medium, high or critical (default: %(default)s, any failure)")
+    notify.add_webhook_option(fleet)
     fleet.add_argument("--allow-unknown", action="store_true",
                        help="do not exit with 1 for unknown findings of scanned tenants (tenants that could not "
                             "be scanned still count)")
@@ -164,9 +165,23 @@ def run_fleet(args: argparse.Namespace, session=None, prepare_session=None) -> i
         for tenant in scan.run():
             result = checker.check(tenant)
             history.record(result.record)
+            if args.webhook and result.status == "complete":
+                _notify(args.webhook, result.customer, history)
             progress.tenant(result)
     progress.close()
     return checker.finish(scan.failed_accounts, args.history)
+
+
+def _notify(url: str, customer: str, history) -> None:
+    """Send the tenant's new failures since its previous scan; a failed post is logged, not raised.
+
+    A broken webhook must not stop the scan of the other tenants.
+    """
+    from policies import notify
+    try:
+        notify.notify_new_failures(history.diff(customer).new, url, customer)
+    except notify.NotifyError as exc:
+        log.error("notifying new failures of tenant %s failed: %s", customer, exc)
 
 
 # Services whose tenant-wide read errors can leave principals or resources out of the access matrix.
