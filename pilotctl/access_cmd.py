@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from infra.capabilities import CAPABILITIES
 from pilotctl import workflow
+from pilotctl.check_cmd import add_source_options
 from pilotctl.scan_cmd import add_target_options
 
 
@@ -15,8 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "access", help="print the access matrix (person, role, store, capabilities) and write CSV and JSON")
     parser.add_argument("customer", help="customer id; the spec is Pulumi.<customer>.yaml")
     add_target_options(parser)
-    parser.add_argument("--inventory", type=Path, default=None,
-                        help="use this inventory JSON file instead of scanning")
+    add_source_options(parser)
     parser.set_defaults(handler=run)
 
 

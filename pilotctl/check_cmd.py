@@ -21,11 +21,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser = subparsers.add_parser(name, help=help_text)
         parser.add_argument("customer", help="customer id; the spec is Pulumi.<customer>.yaml")
         add_target_options(parser)
-        parser.add_argument("--inventory", type=Path, default=None,
-                            help="use this inventory JSON file instead of scanning")
+        add_source_options(parser)
         if name == "check":
             add_check_options(parser)
+        else:
+            parser.add_argument("--focus", default=None, metavar="NODE",
+                                help="draw only the paths through one store, copy, person or role, given by "
+                                     "name, ARN or person id; writes diagram-focus-<name>.svg and .png")
         parser.set_defaults(handler=handler)
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """Options that read the tenant from a file instead of scanning the account."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--inventory", type=Path, default=None, metavar="FILE",
+                        help="use this inventory JSON file (from scan, plan or import) instead of scanning")
+    source.add_argument("--stack-export", type=Path, default=None, metavar="FILE",
+                        help="read the tenant from this `pulumi stack export` file instead of scanning")
+    source.add_argument("--preview", type=Path, default=None, metavar="FILE",
+                        help="read the tenant from this `pulumi preview --json --show-sames` file instead of "
+                             "scanning")
 
 
 def add_check_options(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +51,9 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", choices=SEVERITY_NAMES, default="low", metavar="SEVERITY",
                         help="exit with 1 when a failure that is not suppressed has this severity or a higher "
                              "one: low, medium, high or critical (default: %(default)s, any failure)")
+    parser.add_argument("--allow-unknown", action="store_true",
+                        help="exit with 0 even when findings at or above --fail-on are unknown (by default an "
+                             "unknown finding blocks like a failure, because it was not shown to pass)")
     parser.add_argument("--suppressions", dest="suppression_files", action="append", type=Path, default=None,
                         metavar="PATH",
                         help="suppressions file to apply; repeatable (default: suppressions.yaml and "
@@ -61,7 +79,7 @@ def run_map(args: argparse.Namespace) -> int:
     directory = workflow.out_dir(spec.customer, args.out)
     matrix = workflow.build_access(inventory, spec)
     workflow.write_access(matrix, directory)
-    outputs = workflow.map_tenant(inventory, spec, matrix, directory)
+    outputs = workflow.map_tenant(inventory, spec, matrix, directory, focus=args.focus)
     print(f"{spec.customer}: {how}; diagram {outputs.diagram_svg} and {outputs.diagram_png}; "
           f"data map {outputs.data_map}")
     return 0
@@ -84,7 +102,13 @@ def run_check(args: argparse.Namespace) -> int:
                                     stack_file=workflow.spec_path(spec.customer, args.stack_dir))
     threshold = Severity(args.fail_on)
     print_summary(run.report, run.files, threshold)
-    return 1 if run.report.failures_at(threshold) else 0
+    if run.report.failures_at(threshold):
+        return 1
+    undecided = run.report.unknowns_at(threshold)
+    if undecided and not args.allow_unknown:
+        print(f"{len(undecided)} unknown findings at or above {threshold}: exit 1 (use --allow-unknown to accept)")
+        return 1
+    return 0
 
 
 def print_summary(report, files: dict[str, Path], threshold: Severity = Severity.LOW) -> None:

@@ -63,7 +63,7 @@ def sandbox_endpoint(state_dir: Path) -> str:
 
 @dataclass
 class Outputs:
-    """Where one tenant's files went."""
+    """Paths of the files written for one tenant."""
 
     directory: Path
     inventory: Path | None = None
@@ -229,6 +229,11 @@ def declared_locations(inventory) -> dict[str, str]:
 def load_or_scan(customer: str, spec: PilotSpec, args) -> tuple:
     """Return (inventory, how it was obtained): an --inventory file, or a fresh scan."""
     from datamap import inventory as inventory_io
+    from datamap.sources.stack_export import PREVIEW, STACK_EXPORT, load_external
+    for option, kind in (("stack_export", STACK_EXPORT), ("preview", PREVIEW)):
+        path = getattr(args, option, None)
+        if path:
+            return load_external(path, kind, spec), f"read {path}"
     if getattr(args, "inventory", None):
         return inventory_io.read(args.inventory), f"read {args.inventory}"
     endpoint = sandbox_endpoint(args.state_dir) if args.sandbox else None

@@ -201,12 +201,23 @@ def test_unknown_listed_separately(scanned, tmp_path, capsys):
 
     code, text, out = check(tmp_path, capsys, inventory=inventory)
 
-    assert code == 0, text
-    assert " 0 fail, 1 unknown, 0 suppressed" in text
-    assert "Unknown (not decided, so not a pass) (1):" in text
+    # Unknown is not a pass: it blocks like a failure unless the user accepts it.
+    assert code == 1, text
+    assert "unknown findings at or above low: exit 1" in text
+    # The log group's own retention rule and the flow rule both need the denied value.
+    assert " 0 fail, 2 unknown, 0 suppressed" in text
+    assert "Unknown (not decided, so not a pass) (2):" in text
     markdown = (out / "findings.md").read_text(encoding="utf-8")
-    assert "| **total** | **0** | **1** |" in markdown
-    assert "1 checks could not decide." in markdown
+    assert "| **total** | **0** | **2** |" in markdown
+    assert "2 checks could not decide." in markdown
+
+
+def test_allow_unknown_exit_zero(scanned, tmp_path, capsys):
+    inventory = edited(scanned, "log_group", "app-logs", deny_log_retention)
+
+    code, text, _ = check(tmp_path, capsys, "--allow-unknown", inventory=inventory)
+
+    assert code == 0, text
 
 
 def test_customer_file_suppresses_unknown(scanned, tmp_path, capsys):
@@ -215,16 +226,18 @@ def test_customer_file_suppresses_unknown(scanned, tmp_path, capsys):
     (stack_dir / "Pulumi.acme.yaml").write_text((ROOT / "Pulumi.acme.yaml").read_text(encoding="utf-8"))
     (stack_dir / "suppressions.acme.yaml").write_text(
         "suppressions:\n  - rule: PILOT-RET-006\n    resource: /pilot/acme/app-logs\n"
+        "    reason: The scanner role may not read this log group.\n    expires: 2099-01-01\n"
+        "  - rule: PILOT-RET-007\n    resource: /pilot/acme/app-logs\n"
         "    reason: The scanner role may not read this log group.\n    expires: 2099-01-01\n", encoding="utf-8")
     inventory = edited(scanned, "log_group", "app-logs", deny_log_retention)
 
     code, text, out = check(tmp_path, capsys, inventory=inventory, stack_dir=stack_dir)
 
     assert code == 0, text
-    assert " 0 unknown, 1 suppressed" in text
+    assert " 0 unknown, 2 suppressed" in text
     assert "UNKNOWN PILOT-RET-006 /pilot/acme/app-logs: still undecided, suppressed until 2099-01-01" in text
-    (finding,) = [f for f in json.loads((out / "findings.json").read_text())["findings"] if "suppression" in f]
-    assert finding["status"] == "unknown"
+    findings = [f for f in json.loads((out / "findings.json").read_text())["findings"] if "suppression" in f]
+    assert [f["status"] for f in findings] == ["unknown", "unknown"]
 
 
 def test_expired_suppression_fails(scanned, tmp_path, capsys):

@@ -1,0 +1,100 @@
+"""Benchmark the rule catalogue against checkov on the same planned resources, in one run.
+
+Run on demand (not part of the test suite; needs scripts/setup-checkov):
+
+    uv run python scripts/bench_checks.py                 # about 10,000 planned resources
+    uv run python scripts/bench_checks.py --resources 2000
+    uv run python scripts/bench_checks.py --tenants 100 --skip-checkov   # plan + check of 100 stacks
+
+The acme spec is planned under Pulumi's mocks for as many customer ids as it takes to
+reach the requested number of registered Pulumi resources. pilotctl's catalogue runs on
+each tenant's planned inventory with its access matrix built beforehand (the matrix is
+timed separately); checkov runs once on the Terraform-plan JSON of all the resources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datamap.access import build_matrix  # noqa: E402
+from datamap.sources.program import convert  # noqa: E402
+from infra.sandbox.fabricate import PlanHooks  # noqa: E402
+from infra.sandbox.program import run_program  # noqa: E402
+from infra.spec import load_stack_file  # noqa: E402
+from policies.checkov.runner import run_checkov  # noqa: E402
+from policies.engine import run_checks  # noqa: E402
+
+ACCOUNT = "123456789012"
+
+
+def plan_tenants(target: int, directory: Path, tenant_count: int | None = None):
+    """Plan acme-shaped tenants until ``target`` Pulumi resources are registered, or ``tenant_count`` tenants."""
+    template = (ROOT / "Pulumi.acme.yaml").read_text()
+    tenants, resources = [], []
+    index = 0
+    while (len(tenants) < tenant_count) if tenant_count else (len(resources) < target):
+        path = directory / f"Pulumi.b{index:04d}.yaml"
+        path.write_text(template.replace("pilot:customer: acme", f"pilot:customer: b{index:04d}"))
+        spec = load_stack_file(path)
+        registered = [r for r in run_program(spec, PlanHooks(account_id=ACCOUNT, region=spec.region))
+                      if r.custom and not r.type.startswith("pulumi:providers:")]
+        inventory = convert(registered, spec.customer, ACCOUNT, spec.region).inventory
+        tenants.append((spec, inventory))
+        resources += registered
+        index += 1
+    return tenants, resources
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resources", type=int, default=10_000, help="Pulumi resources to plan (default 10000)")
+    parser.add_argument("--tenants", type=int, default=None, help="plan exactly this many tenants instead")
+    parser.add_argument("--skip-checkov", action="store_true", help="time only pilotctl")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        tenants, resources = plan_tenants(args.resources, Path(tmp), args.tenants)
+        planning = time.perf_counter() - started
+        inventory_size = sum(len(inventory.resources) for _, inventory in tenants)
+
+        started = time.perf_counter()
+        matrices = [build_matrix(inventory, spec) for spec, inventory in tenants]
+        matrix_seconds = time.perf_counter() - started
+
+        today = dt.date(2027, 2, 1)
+        started = time.perf_counter()
+        reports = [run_checks(inventory, spec, matrix, today)
+                   for (spec, inventory), matrix in zip(tenants, matrices)]
+        ours = time.perf_counter() - started
+        findings = sum(len(report.findings) for report in reports)
+
+        result, theirs = None, 0.0
+        if not args.skip_checkov:
+            started = time.perf_counter()
+            result = run_checkov(resources, Path(tmp) / "checkov")
+            theirs = time.perf_counter() - started
+
+    print(f"planned {len(resources)} Pulumi resources ({len(tenants)} tenants, {inventory_size} inventory "
+          f"records) in {planning:.1f} s")
+    print(f"access matrices:               {matrix_seconds:8.2f} s")
+    print(f"pilotctl catalogue (run_checks): {ours:6.2f} s  ({findings} findings)")
+    print(f"plan + matrices + catalogue:     {planning + matrix_seconds + ours:6.2f} s")
+    if result is not None:
+        print(f"checkov on the converted plan:   {theirs:6.2f} s  ({len(result.records)} results)")
+        print(f"ratio checkov / catalogue:       {theirs / ours:6.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
