@@ -19,10 +19,10 @@ account of 50 tenants is drawn as about 20 nodes in 0.2 s of ``dot`` time. With
 ``collapse=None`` every node is drawn, and above LARGE_DIAGRAM_NODES the graph gets
 ``nslimit=1, searchsize=10``. Measured with ``scripts/bench_diagram.py --layouts``
 (Graphviz 2.43, 2-core AMD EPYC VM shared with other jobs; CPU time of ``dot
--Tsvg``, best of 3) on that account with nothing collapsed: dot defaults 10.6 s,
-the chosen settings 2.9 s, with ``splines=polyline``, ``splines=false`` or
-``mclimit=0.5`` added 2.9 to 3.2 s (no gain, so edges stay curved), and
-``splines=ortho`` did not finish in 120 s. SVG and PNG together take about 8 s of
+-Tsvg``, best of 2 to 4 runs) on that account with nothing collapsed: dot
+defaults 9.3 s, the chosen settings 2.9 s, with ``splines=polyline``,
+``splines=false`` or ``mclimit=0.5`` added 2.8 to 3.0 s (no gain, so edges stay
+curved), and ``splines=ortho`` did not finish in 120 s. SVG and PNG together take about 8 s of
 CPU. Cairo scales the PNG of such a view down to its 32,767-pixel limit, which
 leaves it unreadable, so use the SVG, a focus or the default collapse.
 """
