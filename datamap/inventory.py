@@ -60,9 +60,14 @@ def _freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Return a plain JSON-compatible copy of a frozen value."""
-    if isinstance(value, Mapping):
+    # Exact type checks first: rules thaw policy documents on every run, and an
+    # isinstance check against the Mapping ABC costs several times more.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if kind is tuple:
         return [thaw(v) for v in value]
     return value
 
