@@ -17,6 +17,8 @@ pytestmark = pytest.mark.moto_server
 
 @pytest.fixture(scope="module")
 def deployed(emulator):
+    # Other modules deploy acme into the shared emulator too; start from an empty account.
+    emulator.reset()
     spec = load_stack_file(ROOT / "Pulumi.acme.yaml")
     first = deploy(spec, emulator.endpoint)
     second = deploy(spec, emulator.endpoint)
