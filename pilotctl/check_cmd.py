@@ -92,7 +92,7 @@ def run_check(args: argparse.Namespace) -> int:
         files = suppressions.default_paths(args.stack_dir, spec.customer)
     # Read the suppressions before the scan, so an invalid file fails before any slow step.
     entries = suppressions.load(files)
-    formats = _chosen_formats(args.formats)
+    formats = chosen_formats(args.formats)
 
     inventory, _ = workflow.load_or_scan(spec.customer, spec, args)
     directory = workflow.out_dir(spec.customer, args.out)
@@ -154,7 +154,8 @@ def _print_group(heading: str, findings, report) -> None:
         print(f"  {str(finding.status).upper():7} {finding.severity:8} {finding.rule_id} {finding.message}{expired}")
 
 
-def _chosen_formats(values: list[tuple[str, ...]] | None) -> tuple[str, ...]:
+def chosen_formats(values: list[tuple[str, ...]] | None) -> tuple[str, ...]:
+    """Merge repeated --format values in order, without duplicates; none gives the defaults."""
     if not values:
         return workflow.DEFAULT_REPORT_FORMATS
     chosen: list[str] = []

@@ -156,7 +156,8 @@ def run_fleet(args: argparse.Namespace, session=None, prepare_session=None) -> i
                                     region_name=region)
     options = fleet.FleetOptions(endpoint_url=endpoint, region=region, workers=args.workers,
                                  prepare_session=prepare_session)
-    checker = FleetChecker(out=args.out, stack_dir=args.stack_dir, formats=_chosen_formats(args.formats),
+    from pilotctl import check_cmd  # imported here because check_cmd imports this module
+    checker = FleetChecker(out=args.out, stack_dir=args.stack_dir, formats=check_cmd.chosen_formats(args.formats),
                            suppressions=suppressions, threshold=Severity(args.fail_on),
                            allow_unknown=args.allow_unknown)
     progress = Progress(sys.stderr)
@@ -367,11 +368,3 @@ def _account_list(text: str) -> list[str]:
                                          "commas")
     return ids
 
-
-def _chosen_formats(values: list[tuple[str, ...]] | None) -> tuple[str, ...]:
-    if not values:
-        return workflow.DEFAULT_REPORT_FORMATS
-    chosen: list[str] = []
-    for group in values:
-        chosen += [name for name in group if name not in chosen]
-    return tuple(chosen)
