@@ -28,7 +28,7 @@ import binascii
 import datetime as dt
 import ipaddress
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from datamap.iam.context import RequestContext, Tri, has_variables, resolve, unmark
 from datamap.iam.matching import arn_like, string_like
@@ -45,6 +45,10 @@ class Clause:
     if_exists: bool
     key: str
     values: tuple[str, ...]
+    has_variables: bool = field(init=False, repr=False, compare=False)   # some value contains ${...}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "has_variables", any(has_variables(value) for value in self.values))
 
     @property
     def label(self) -> str:
@@ -130,6 +134,7 @@ _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool, bool]] = {
 }
 _BY_LOWER = {name.lower(): name for name in (*_OPERATORS, "Null")}
 QUALIFIERS = ("ForAnyValue", "ForAllValues")
+_NO_CONDITIONS = ConditionResult(Tri.TRUE)
 
 
 def _policy_text(value: object) -> str:
@@ -174,6 +179,8 @@ def parse_conditions(raw: object, where: str) -> tuple[Clause, ...]:
 
 def evaluate_conditions(clauses: tuple[Clause, ...], context: RequestContext, variables: bool) -> ConditionResult:
     """Evaluate every clause of a statement and AND the results."""
+    if not clauses:
+        return _NO_CONDITIONS
     result = Tri.TRUE
     unknown: list[str] = []
     for clause in clauses:
@@ -198,9 +205,9 @@ def _evaluate(clause: Clause, context: RequestContext, variables: bool) -> Tri |
         return Tri.of((clause.values[0].lower() == "true") == empty)
 
     match, negated, takes_variables = _OPERATORS[clause.base]
-    values = list(clause.values)
+    values = clause.values
     unresolved = False
-    if variables and takes_variables and any(has_variables(v) for v in values):
+    if variables and takes_variables and clause.has_variables:
         resolved_values = []
         for value in values:
             resolved = resolve(value, context)

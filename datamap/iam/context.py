@@ -40,14 +40,18 @@ class Tri(Enum):
     def of(value: bool) -> Tri:
         return Tri.TRUE if value else Tri.FALSE
 
+    # These read ``_value_`` because the ``value`` property is slow in hot loops.
     def __and__(self, other: Tri) -> Tri:
-        return self if self.value <= other.value else other
+        return self if self._value_ <= other._value_ else other
 
     def __or__(self, other: Tri) -> Tri:
-        return self if self.value >= other.value else other
+        return self if self._value_ >= other._value_ else other
 
     def __invert__(self) -> Tri:
-        return {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}[self]
+        return _INVERSE[self]
+
+
+_INVERSE = {Tri.TRUE: Tri.FALSE, Tri.FALSE: Tri.TRUE, Tri.UNKNOWN: Tri.UNKNOWN}
 
 
 ContextValue = str | tuple[str, ...]
@@ -88,8 +92,15 @@ class RequestContext:
         self._unknowable = _KeySet(unknowable)
         self._absent = _KeySet(absent)
         self._resolved: dict[str, Resolved] = {}
+        self._lookups: dict[str, Lookup] = {}
 
     def lookup(self, key: str) -> Lookup:
+        found = self._lookups.get(key)
+        if found is None:
+            found = self._lookups[key] = self._lookup(key)
+        return found
+
+    def _lookup(self, key: str) -> Lookup:
         lowered = key.lower()
         if lowered in self._values:
             return Lookup(present=True, value=self._values[lowered])

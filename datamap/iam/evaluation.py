@@ -31,11 +31,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from datamap.iam.conditions import evaluate_conditions
-from datamap.iam.context import RequestContext, Tri, has_variables
-from datamap.iam.matching import action_matches, arn_account, arn_service, resource_matches
+from datamap.iam.context import RequestContext, Tri
+from datamap.iam.matching import arn_account, arn_service, resource_matches
 from datamap.iam.policy import Policy, Statement
 from datamap.iam.principals import ACCOUNT, DIRECT, ROLE, Caller, not_principal_applies, parse_caller, \
     principal_match
@@ -89,17 +89,20 @@ class Result:
         return f"{text}: {self.explanation}" if self.explanation else text
 
 
-@dataclass(frozen=True)
-class _Term:
+class _Term(NamedTuple):   # a NamedTuple, because a frozen dataclass is slower to build in the hot loop
     value: Tri
     statements: tuple[Statement, ...] = ()
     unknown: tuple[str, ...] = ()
 
 
 _FALSE, _TRUE = _Term(Tri.FALSE), _Term(Tri.TRUE)
+# Module constants, because looking members up on the enum class is slow in the loops below.
+_TRI_FALSE, _TRI_UNKNOWN, _TRI_TRUE = Tri.FALSE, Tri.UNKNOWN, Tri.TRUE
 
 
 def _any(terms: Sequence[_Term]) -> _Term:
+    if not terms:
+        return _FALSE
     trues = [t for t in terms if t.value is Tri.TRUE]
     if trues:
         return _Term(Tri.TRUE, tuple(s for t in trues for s in t.statements))
@@ -148,22 +151,27 @@ class _Matcher:
                  actions_checked: bool, has_boundary: bool):
         self.caller, self.context, self.action, self.resource = caller, context, action, resource_arn
         self.actions_checked, self.has_boundary = actions_checked, has_boundary
+        self.lowered_action = action.lower()
 
     def statement(self, st: Statement) -> _Term:
         if not self.actions_checked:
-            hit = any(action_matches(p, self.action) for p in st.actions)
+            hit = st.action_regex.fullmatch(self.lowered_action) is not None
             if hit == st.not_action:
                 return _FALSE
         resource = self._resource(st)
-        if resource is Tri.FALSE:
+        if resource is _TRI_FALSE:
             return _FALSE
         if st.unknown_reason:
-            return _Term(Tri.UNKNOWN, (st,), (st.unknown_reason,))
-        conditions = evaluate_conditions(st.conditions, self.context, st.variables)
-        value = resource & conditions.value
-        if value is Tri.FALSE:
-            return _FALSE
-        unknown = conditions.unknown + (self._unknown_variables(st) if resource is Tri.UNKNOWN else ())
+            return _Term(_TRI_UNKNOWN, (st,), (st.unknown_reason,))
+        if st.conditions:
+            conditions = evaluate_conditions(st.conditions, self.context, st.variables)
+            value, unknown = resource & conditions.value, conditions.unknown
+            if value is _TRI_FALSE:
+                return _FALSE
+        else:
+            value, unknown = resource, ()
+        if resource is _TRI_UNKNOWN:
+            unknown += self._unknown_variables(st)
         return _Term(value, (st,), unknown)
 
     def principal(self, st: Statement) -> str | None:
@@ -178,19 +186,19 @@ class _Matcher:
 
     def _resource(self, st: Statement) -> Tri:
         if st.resources is None:
-            return Tri.TRUE
-        outcome = Tri.FALSE
+            return _TRI_TRUE
+        outcome = _TRI_FALSE
         for pattern in st.resources:
-            if st.variables and has_variables(pattern):
+            if st.variables and "${" in pattern:
                 resolved = self.context.resolve(pattern)
                 if resolved.missing:
-                    return Tri.FALSE  # a variable without a value invalidates the statement
+                    return _TRI_FALSE  # a variable without a value invalidates the statement
                 if resolved.text is None:
-                    outcome = outcome | Tri.UNKNOWN
+                    outcome = outcome | _TRI_UNKNOWN
                     continue
                 pattern = resolved.text
             if resource_matches(pattern, self.resource):
-                outcome = Tri.TRUE
+                outcome = _TRI_TRUE
                 break
         return ~outcome if st.not_resource else outcome
 
@@ -214,18 +222,26 @@ def decide(caller: Caller, context: RequestContext, action: str, resource_arn: s
     statement given matches ``action``, which lets the access matrix decide many
     actions with one call.
     """
+    # Terms that are certainly false are left out: every list below only feeds _any,
+    # on which a false term has no effect.
     m = _Matcher(caller, context, action, resource_arn, actions_checked, boundary is not None)
     deny_terms, identity_terms, boundary_terms = [], [], []
     for st in identity:
-        (identity_terms if st.allows else deny_terms).append(m.statement(st))
+        term = m.statement(st)
+        if term is not _FALSE:
+            (identity_terms if st.allows else deny_terms).append(term)
     for st in boundary or ():
-        (boundary_terms if st.allows else deny_terms).append(m.statement(st))
+        term = m.statement(st)
+        if term is not _FALSE:
+            (boundary_terms if st.allows else deny_terms).append(term)
     by_category: dict[str, list[_Term]] = {DIRECT: [], ROLE: [], ACCOUNT: []}
     for st in resource or ():
         category = m.principal(st)
         if category is None:
             continue
         term = m.statement(st)
+        if term is _FALSE:
+            continue
         if st.allows:
             by_category[category].append(term)
         else:

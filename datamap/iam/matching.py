@@ -37,6 +37,12 @@ def _action_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(pieces), re.DOTALL)
 
 
+@lru_cache(maxsize=65536)
+def actions_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Compile Action values into one regex that fullmatches a lowercased action name matching any of them."""
+    return re.compile("|".join(f"(?:{_action_regex(pattern).pattern})" for pattern in patterns), re.DOTALL)
+
+
 def action_matches(pattern: str, action: str) -> bool:
     """Return True when an Action value matches an action name (case-insensitive)."""
     if pattern == "*":
@@ -88,6 +94,7 @@ def string_like(pattern: str, value: str) -> bool:
     return _like_regex(pattern, False).fullmatch(value) is not None
 
 
+@lru_cache(maxsize=65536)
 def arn_like(pattern: str, value: str) -> bool:
     """Return True when an ArnLike / ArnEquals value matches an ARN, component by component."""
     pattern_parts = pattern.split(":", 5)

@@ -17,12 +17,14 @@ becomes unknown instead of allow or deny.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from datamap.iam.conditions import Clause, parse_conditions
 from datamap.iam.errors import PolicyError
+from datamap.iam.matching import actions_regex
 from datamap.matrix import StatementRef
 
 VERSION_2012 = "2012-10-17"
@@ -55,10 +57,13 @@ class Statement:
     conditions: tuple[Clause, ...]
     variables: bool                      # True when the policy version substitutes ${...}
     unknown_reason: str = ""             # set when the statement stands for unreadable content
+    # Derived from the fields above at construction, so evaluation does not redo the work per request.
+    allows: bool = field(init=False, repr=False)
+    action_regex: re.Pattern[str] = field(init=False, repr=False)   # see matching.actions_regex
 
-    @property
-    def allows(self) -> bool:
-        return self.effect == "Allow"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allows", self.effect == "Allow")
+        object.__setattr__(self, "action_regex", actions_regex(self.actions))
 
 
 @dataclass(frozen=True)
