@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 from datamap import inventory as inventory_io
@@ -37,13 +36,10 @@ def run(args: argparse.Namespace) -> int:
     inventory = load_external(source, kind, spec)
     path = inventory_io.write(inventory, workflow.out_dir(spec.customer, args.out) / "inventory.json")
 
-    kinds = Counter(resource.kind for resource in inventory.resources)
     unknown = sum(len(resource.errors) for resource in inventory.resources)
     print(f"imported {spec.customer} from {source} ({kind}): {len(inventory.resources)} resources, {unknown} values "
           f"unknown -> {path}")
-    for name, count in sorted(kinds.items()):
-        print(f"  {name:17} {count}")
-    for error in inventory.errors:
-        print(f"  not read: {error}")
+    for line in workflow.inventory_lines(inventory, "not read"):
+        print(line)
     print(f"check it with: pilotctl check {spec.customer} --inventory {path}")
     return 0

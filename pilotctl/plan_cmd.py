@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections import Counter
 from pathlib import Path
 
 from datamap import inventory as inventory_io
@@ -43,12 +42,9 @@ def run(args: argparse.Namespace) -> int:
     inventory = plan_inventory(spec, account_id=args.account_id)
     path = inventory_io.write(inventory, workflow.out_dir(spec.customer, args.out) / "plan-inventory.json")
 
-    kinds = Counter(resource.kind for resource in inventory.resources)
     unknown = sum(len(resource.errors) for resource in inventory.resources)
     print(f"planned {spec.customer}: {len(inventory.resources)} resources, {unknown} values unknown before "
           f"deploy -> {path}")
-    for kind, count in sorted(kinds.items()):
-        print(f"  {kind:17} {count}")
-    for error in inventory.errors:
-        print(f"  not converted: {error}")
+    for line in workflow.inventory_lines(inventory, "not converted"):
+        print(line)
     return 0

@@ -240,3 +240,12 @@ def load_or_scan(customer: str, spec: PilotSpec, args) -> tuple:
     inventory = scan(customer, spec.region, endpoint)
     inventory_io.write(inventory, out_dir(customer, args.out) / "inventory.json")
     return inventory, "scanned the sandbox" if args.sandbox else "scanned the account"
+
+
+def inventory_lines(inventory, error_label: str) -> list[str]:
+    """Return one line per resource kind with its count, then one per tenant-wide error."""
+    from collections import Counter
+    kinds = Counter(resource.kind for resource in inventory.resources)
+    lines = [f"  {kind:17} {count}" for kind, count in sorted(kinds.items())]
+    lines += [f"  {error_label}: {error}" for error in inventory.errors]
+    return lines
