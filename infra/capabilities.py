@@ -238,7 +238,7 @@ def services_of(kind: str) -> frozenset[str]:
     return frozenset(action.split(":", 1)[0].lower() for actions in TABLE[kind].values() for action in actions)
 
 
-# What the program grants. Each entry: (actions, ARN form). ARN forms: "bucket" and
+# The grants the program hands to roles. Each entry: (actions, ARN form). ARN forms: "bucket" and
 # "object" for S3, "log_group" and "log_stream" for log groups, "key" for the tenant key,
 # "user" for tenant people.
 GRANTS: dict[str, dict[Capability, tuple[tuple[tuple[str, ...], str], ...]]] = {

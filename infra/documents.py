@@ -18,7 +18,7 @@ VERSION = "2012-10-17"
 
 @dataclass(frozen=True)
 class StoreRef:
-    """What a role policy needs to know about one store."""
+    """The store facts a role policy is built from."""
 
     name: str
     kind: str
@@ -53,7 +53,7 @@ def service_trust_policy(service: str) -> dict:
 
 
 def assume_own_role_policy(role_arn: str) -> dict:
-    """A person may assume exactly one role: their own."""
+    """Return the policy that lets a person assume exactly one role, their own."""
     return {
         "Version": VERSION,
         "Statement": [{"Sid": "AssumeOwnRole", "Effect": "Allow", "Action": "sts:AssumeRole",
@@ -208,7 +208,7 @@ def key_policy(account_id: str, region: str, customer: str, partition: str = "aw
 
 
 def trail_delivery_policy(log_group_arn: str) -> dict:
-    """What CloudTrail needs to write into the audit log group, and nothing more."""
+    """Return the policy CloudTrail needs to write into the audit log group, and nothing more."""
     return {
         "Version": VERSION,
         "Statement": [{"Sid": "DeliverTrailEvents", "Effect": "Allow",

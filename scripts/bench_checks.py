@@ -8,8 +8,8 @@ Run on demand (not part of the test suite; needs scripts/setup-checkov):
 
 The acme spec is planned under Pulumi's mocks for as many customer ids as it takes to
 reach the requested number of registered Pulumi resources. pilotctl's catalogue runs on
-each tenant's planned inventory with its access matrix built beforehand (the matrix is
-timed separately); checkov runs once on the Terraform-plan JSON of all the resources.
+each tenant's planned inventory with its access matrix built beforehand, and the matrices
+are timed separately. checkov runs once on the Terraform-plan JSON of all the resources.
 """
 
 from __future__ import annotations

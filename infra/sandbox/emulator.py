@@ -168,7 +168,7 @@ def running(state_dir: Path | str, port: int | None = None, timeout: float = 15.
 def is_healthy(endpoint: str, timeout: float = 1.0) -> bool:
     """Return whether a moto server at ``endpoint`` responds to ``GET /moto-api/config``.
 
-    moto answers that endpoint with status 201, so any 2xx counts.
+    moto returns status 201 for that endpoint, so any 2xx counts.
     """
     try:
         with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as response:
@@ -242,7 +242,7 @@ def _read_state(state_path: Path) -> Emulator | None:
 def _read_live_state(state_path: Path) -> Emulator | None:
     """Return the recorded emulator if its process runs and responds, and remove the state file of a dead one.
 
-    A live server that does not answer the health check in time (a loaded machine) keeps
+    A live server that does not respond to the health check in time (a loaded machine) keeps
     its state file: dropping it would orphan the process and its tenants.
     """
     emulator = _read_state(state_path)
@@ -250,7 +250,7 @@ def _read_live_state(state_path: Path) -> Emulator | None:
         for timeout in (2.0, 5.0, 10.0):
             if is_healthy(emulator.endpoint, timeout=timeout):
                 return emulator
-        raise SandboxError(f"the emulator (pid {emulator.pid}) at {emulator.endpoint} runs but does not answer; "
+        raise SandboxError(f"the emulator (pid {emulator.pid}) at {emulator.endpoint} runs but does not respond; "
                            f"stop it with: pilotctl sandbox down --state-dir {state_path}")
     if (state_path / STATE_FILE).exists():
         logger.info("removing stale emulator state file %s", state_path / STATE_FILE)

@@ -33,6 +33,7 @@ def to_element(report: Report) -> ET.Element:
     rules = {rule.id: rule for rule in report.rules}
     # A finding of a rule missing from report.rules still gets a suite, so no finding is dropped.
     rule_ids = [*rules, *dict.fromkeys(f.rule_id for f in report.findings if f.rule_id not in rules)]
+
     for rule_id in rule_ids:
         findings = report.of_rule(rule_id)
         suite = ET.SubElement(root, "testsuite", name=rule_id)
@@ -41,6 +42,7 @@ def to_element(report: Report) -> ET.Element:
         if rule is not None:
             for name, value in (("title", rule.title), ("severity", str(rule.severity)), ("fix", rule.fix)):
                 ET.SubElement(properties, "property", name=f"pilotctl.{name}", value=value)
+
         counts = {"tests": len(findings), "failures": 0, "skipped": 0}
         for finding in findings:
             outcome = _testcase(suite, report, finding)
@@ -52,6 +54,7 @@ def to_element(report: Report) -> ET.Element:
         suite.set("skipped", str(counts["skipped"]))
         for key in totals:
             totals[key] += counts[key]
+
     root.set("tests", str(totals["tests"]))
     root.set("failures", str(totals["failures"]))
     root.set("errors", "0")

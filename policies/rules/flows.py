@@ -102,7 +102,11 @@ def _held(copy: CopyRetention) -> str:
 
 
 def _for(value: Retention) -> str:
-    return "forever" if value.is_forever else f"for {value}" if value.is_days else "for an unknown time"
+    if value.is_forever:
+        return "forever"
+    if value.is_days:
+        return f"for {value}"
+    return "for an unknown time"
 
 
 def _fix(copy: CopyRetention, resource: Resource | None, limit: int) -> str:
