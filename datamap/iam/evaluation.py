@@ -211,6 +211,78 @@ class _Matcher:
         return tuple(names)
 
 
+class DenyMatch(NamedTuple):
+    """Whether an explicit Deny matches a request: step 1 of ``decide`` on its own."""
+
+    value: Tri                                 # TRUE: a Deny certainly matches; UNKNOWN: one might
+    statements: tuple[StatementRef, ...]       # the Deny statements that match or might match
+    unknown_conditions: tuple[str, ...]        # what the UNKNOWN depends on
+
+
+def explicit_deny(caller: Caller, context: RequestContext, action: str, resource_arn: str,
+                  identity: Sequence[Statement], boundary: Sequence[Statement] | None,
+                  resource: Sequence[Statement] | None) -> DenyMatch:
+    """Return whether an explicit Deny in the given policies matches the request, without deciding the Allow side.
+
+    The arguments are those of ``decide``, and the Deny statements are matched by the
+    same code. A check that needs only "is this request refused whatever grants
+    it" (a TLS-only bucket policy, for one) calls this instead of ``decide``, which
+    would also work through every Allow. ``decide`` returns EXPLICIT_DENY, with the
+    same statements, exactly when the value is TRUE here.
+    """
+    m = _Matcher(caller, context, action, resource_arn, False, boundary is not None)
+    deny = _any(_deny_terms(m, identity, boundary, resource))
+    return DenyMatch(deny.value, _refs(deny.statements), tuple(dict.fromkeys(deny.unknown)))
+
+
+# The two functions below return a term for each statement that might match. Terms that
+# are certainly false are left out: every list only feeds ``_any``, on which a false term
+# has no effect.
+
+def _deny_terms(m: _Matcher, identity: Sequence[Statement], boundary: Sequence[Statement] | None,
+                resource: Sequence[Statement] | None) -> list[_Term]:
+    terms = []
+    for st in identity:
+        if not st.allows:
+            term = m.statement(st)
+            if term is not _FALSE:
+                terms.append(term)
+    for st in boundary or ():
+        if not st.allows:
+            term = m.statement(st)
+            if term is not _FALSE:
+                terms.append(term)
+    for st in resource or ():
+        if not st.allows and m.principal(st) is not None:
+            term = m.statement(st)
+            if term is not _FALSE:
+                terms.append(term)
+    return terms
+
+
+def _allow_terms(m: _Matcher, statements: Sequence[Statement]) -> list[_Term]:
+    terms = []
+    for st in statements:
+        if st.allows:
+            term = m.statement(st)
+            if term is not _FALSE:
+                terms.append(term)
+    return terms
+
+
+def _resource_allow_terms(m: _Matcher, resource: Sequence[Statement] | None) -> dict[str, list[_Term]]:
+    """Return the Allow terms of a resource policy by the category under which each names the caller."""
+    by_category: dict[str, list[_Term]] = {DIRECT: [], ROLE: [], ACCOUNT: []}
+    for st in resource or ():
+        if st.allows:
+            category = m.principal(st)
+            if category is not None:
+                term = m.statement(st)
+                if term is not _FALSE:
+                    by_category[category].append(term)
+    return by_category
+
+
 def decide(caller: Caller, context: RequestContext, action: str, resource_arn: str, owner: str,
            identity: Sequence[Statement], boundary: Sequence[Statement] | None,
            resource: Sequence[Statement] | None, actions_checked: bool = False) -> Result:
@@ -222,37 +294,15 @@ def decide(caller: Caller, context: RequestContext, action: str, resource_arn: s
     statement given matches ``action``, which lets the access matrix decide many
     actions with one call.
     """
-    # Terms that are certainly false are left out: every list below only feeds _any,
-    # on which a false term has no effect.
     m = _Matcher(caller, context, action, resource_arn, actions_checked, boundary is not None)
-    deny_terms, identity_terms, boundary_terms = [], [], []
-    for st in identity:
-        term = m.statement(st)
-        if term is not _FALSE:
-            (identity_terms if st.allows else deny_terms).append(term)
-    for st in boundary or ():
-        term = m.statement(st)
-        if term is not _FALSE:
-            (boundary_terms if st.allows else deny_terms).append(term)
-    by_category: dict[str, list[_Term]] = {DIRECT: [], ROLE: [], ACCOUNT: []}
-    for st in resource or ():
-        category = m.principal(st)
-        if category is None:
-            continue
-        term = m.statement(st)
-        if term is _FALSE:
-            continue
-        if st.allows:
-            by_category[category].append(term)
-        else:
-            deny_terms.append(term)
-
-    deny = _any(deny_terms)
+    deny = _any(_deny_terms(m, identity, boundary, resource))
     if deny.value is Tri.TRUE:
         return Result(Decision.DENY, Reason.EXPLICIT_DENY, _refs(deny.statements),
                       explanation="an explicit Deny matches")
 
-    parts = {"identity": _any(identity_terms), "boundary": _TRUE if boundary is None else _any(boundary_terms),
+    by_category = _resource_allow_terms(m, resource)
+    parts = {"identity": _any(_allow_terms(m, identity)),
+             "boundary": _TRUE if boundary is None else _any(_allow_terms(m, boundary)),
              DIRECT: _any(by_category[DIRECT]), ROLE: _any(by_category[ROLE]), ACCOUNT: _any(by_category[ACCOUNT])}
     needs_resource_policy = resource_policy_required(action, resource_arn)
     if owner:

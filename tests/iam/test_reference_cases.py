@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from datamap.iam.cases import Case, read_cases
+from datamap.iam.context import RequestContext, Tri
+from datamap.iam.evaluation import DenyMatch, Reason, explicit_deny
+from datamap.iam.principals import parse_caller
 
 SHARED = Path(__file__).parents[2] / ".." / "shared" / "cases" / "iam_cases.jsonl"
 EXTRA = Path(__file__).parent / "cases_extra.jsonl"
@@ -38,3 +41,29 @@ def test_shared_case(case: Case):
 @pytest.mark.parametrize("case", _cases(EXTRA), ids=lambda case: case.id)
 def test_extra_case(case: Case):
     _check(case)
+
+
+def _explicit_deny(case: Case) -> DenyMatch:
+    request = case.request
+    context = RequestContext(request.context, request.unknowable)
+    return explicit_deny(parse_caller(request.principal_arn, context), context, request.action, request.resource_arn,
+                         [st for policy in case.identity for st in policy.statements],
+                         None if case.boundary is None else case.boundary.statements,
+                         None if case.resource_policy is None else case.resource_policy.statements)
+
+
+@pytest.mark.parametrize("case", _cases(SHARED) + _cases(EXTRA), ids=lambda case: case.id)
+def test_explicit_deny_agrees_with_decide(case: Case):
+    """explicit_deny says TRUE, with the same statements, exactly when decide returns an explicit deny."""
+    denied, result = _explicit_deny(case), case.run()
+    assert (denied.value is Tri.TRUE) == (result.reason is Reason.EXPLICIT_DENY), f"{case.id}: {result}"
+    if denied.value is Tri.TRUE:
+        assert denied.statements == result.statements, case.id
+    if denied.value is Tri.UNKNOWN and result.reason is Reason.UNKNOWN:
+        assert set(denied.unknown_conditions) <= set(result.unknown_conditions), case.id
+
+
+def test_explicit_deny_cases_cover_every_outcome():
+    """The agreement test above means something only if the cases include each Deny outcome."""
+    outcomes = {_explicit_deny(case).value for case in _cases(SHARED) + _cases(EXTRA)}
+    assert outcomes == {Tri.TRUE, Tri.UNKNOWN, Tri.FALSE}
