@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from datamap.access import DEFAULT_ASSUMPTIONS
-from datamap.iam.evaluation import Decision, Reason, decide
+from datamap.iam.context import Tri
+from datamap.iam.evaluation import Decision, Reason, decide, explicit_deny
 from datamap.iam.grants import MatrixBuilder, default_catalog
 from datamap.inventory import Resource, thaw
 from datamap.retention import ConfigError, Retention, parse_lifecycle, versioning_state
@@ -185,13 +186,17 @@ def _protection_finding(context: CheckContext, rule: Rule, trail: Resource, buck
         request_context = builder.context(principal, target)
         for action, form in requests:
             arn = object_arn(bucket) if form == "object" else bucket.arn
+            # The Deny side alone settles the usual case; the whole decision is needed only to explain a gap.
+            denied = explicit_deny(principal.caller, request_context, action, arn, principal.identity,
+                                   principal.boundary, policy.statements)
+            by_bucket = [s for s in denied.statements if s.policy == policy_name]
+            if denied.value is Tri.TRUE and by_bucket:
+                deciding.update(dict.fromkeys(str(s) for s in by_bucket))
+                continue
             result = decide(principal.caller, request_context, action, arn, context.inventory.account_id,
                             principal.identity, principal.boundary, policy.statements)
             request = f"{principal.kind} {principal.name} {action}"
-            by_bucket = [s for s in result.statements if s.policy == policy_name]
-            if result.reason is Reason.EXPLICIT_DENY and by_bucket:
-                deciding.update(dict.fromkeys(str(s) for s in by_bucket))
-            elif result.reason is Reason.EXPLICIT_DENY:
+            if result.reason is Reason.EXPLICIT_DENY:
                 open_requests.append(f"{request} is denied only by {', '.join(str(s) for s in result.statements)}, "
                                      "which a tenant admin can change")
             elif result.decision is Decision.ALLOW:

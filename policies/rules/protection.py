@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from datamap.iam.context import RequestContext
+from datamap.iam.context import RequestContext, Tri
 from datamap.iam.errors import PolicyError
-from datamap.iam.evaluation import Decision, Reason, Result, decide
+from datamap.iam.evaluation import DenyMatch, explicit_deny
 from datamap.iam.policy import Statement, parse_policy
 from datamap.iam.principals import Caller, parse_caller
 from datamap.iam.targets import FRESH
@@ -103,16 +103,6 @@ def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
     return tuple(probes)
 
 
-# Grants of every action to everyone, on the identity side and the resource side. With
-# them in place only a Deny can refuse a request. That is what "TLS only" requires of a
-# bucket policy: plain HTTP is refused whatever else grants access.
-_GRANT_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
-ASSUMED_IDENTITY_GRANT = parse_policy({"Version": "2012-10-17", "Statement": [_GRANT_ALL]},
-                                      "assumed identity grant").statements
-ASSUMED_RESOURCE_GRANT = parse_policy({"Version": "2012-10-17", "Statement": [{**_GRANT_ALL, "Principal": "*"}]},
-                                      "assumed resource grant", "resource").statements
-
-
 def plain_http_context(probe: Probe, owner: str) -> RequestContext:
     """Return the request context of a plain-HTTP request by ``probe`` on a resource of account ``owner``.
 
@@ -131,14 +121,15 @@ def plain_http_probes(context: CheckContext, partition: str) -> tuple[tuple[Prob
         (probe, plain_http_context(probe, owner)) for probe in probe_callers(context, partition)))
 
 
-def decide_plain_http(probe: Probe, request_context: RequestContext, action: str, arn: str, owner: str,
-                      statements: tuple[Statement, ...]) -> Result:
-    """Decide a plain-HTTP request of ``probe`` that everything grants, so only the bucket policy's Denies count.
+def plain_http_denied(probe: Probe, request_context: RequestContext, action: str, arn: str,
+                      statements: tuple[Statement, ...]) -> DenyMatch:
+    """Return whether a Deny in the bucket policy ``statements`` refuses this plain-HTTP request of ``probe``.
 
-    ``request_context`` comes from ``plain_http_context(probe, owner)``.
+    "TLS only" means plain HTTP is refused whatever else grants access, so only an
+    explicit Deny counts and the Allow side is not decided. ``request_context`` comes
+    from ``plain_http_context(probe, owner)``.
     """
-    return decide(probe.caller, request_context, action, arn, owner, ASSUMED_IDENTITY_GRANT, None,
-                  statements + ASSUMED_RESOURCE_GRANT)
+    return explicit_deny(probe.caller, request_context, action, arn, (), None, statements)
 
 
 def check_tls_only(context: CheckContext, rule: Rule) -> Iterator[Finding]:
@@ -146,7 +137,6 @@ def check_tls_only(context: CheckContext, rule: Rule) -> Iterator[Finding]:
     errors = scan_errors(context, "s3")
     if errors:
         yield unread_kind(rule, context, "S3 bucket", errors)
-    owner = context.inventory.account_id
     for bucket in context.of_kind("s3_bucket"):
         label = f"bucket {bucket.name}"
         expected = "a Deny for aws:SecureTransport false on the bucket and its objects, for every principal"
@@ -163,10 +153,10 @@ def check_tls_only(context: CheckContext, rule: Rule) -> Iterator[Finding]:
                                f"{upper_first(label)} has no bucket policy, so nothing denies plain-HTTP requests. "
                                f"Fix: {fix}", fix=fix)
             continue
-        yield _tls_finding(context, rule, bucket, policy.statements, owner, expected, fix)
+        yield _tls_finding(context, rule, bucket, policy.statements, expected, fix)
 
 
-def _tls_finding(context: CheckContext, rule: Rule, bucket: Resource, statements: tuple[Statement, ...], owner: str,
+def _tls_finding(context: CheckContext, rule: Rule, bucket: Resource, statements: tuple[Statement, ...],
                  expected: str, fix: str) -> Finding:
     label = f"bucket {bucket.name}"
     partition = bucket.arn.split(":")[1] if bucket.arn.startswith("arn:") else "aws"
@@ -177,15 +167,15 @@ def _tls_finding(context: CheckContext, rule: Rule, bucket: Resource, statements
         for action, form in PLAIN_HTTP_REQUESTS:
             arn = object_arn(bucket) if form == "object" else bucket.arn
             request = f"{action} on {'its objects' if form == 'object' else 'the bucket'}"
-            result = decide_plain_http(probe, request_context, action, arn, owner, statements)
-            if result.reason is Reason.EXPLICIT_DENY:
-                deciding.update(dict.fromkeys(str(s) for s in result.statements))
-            elif result.decision is Decision.UNKNOWN:
+            denied = plain_http_denied(probe, request_context, action, arn, statements)
+            if denied.value is Tri.TRUE:
+                deciding.update(dict.fromkeys(str(s) for s in denied.statements))
+            elif denied.value is Tri.UNKNOWN:
                 undecided.append(f"{request} by {probe.label} depends on "
-                                 f"{', '.join(result.unknown_conditions) or 'unreadable content'}")
+                                 f"{', '.join(denied.unknown_conditions) or 'unreadable content'}")
             else:
                 gaps.setdefault(request, []).append(probe.label)
-                evidence.append(f"{request} by {probe.label} is {_outcome(result)}")
+                evidence.append(f"{request} by {probe.label} is not denied, because no Deny statement matches it")
     if gaps:
         parts = [f"{request} (by {len(labels)} of {len(probes)} principals tried, such as {labels[0]})"
                  for request, labels in gaps.items()]
@@ -200,12 +190,6 @@ def _tls_finding(context: CheckContext, rule: Rule, bucket: Resource, statements
                         f"The policy of {label} explicitly denies plain-HTTP requests on the bucket and its objects "
                         f"for all {len(probes)} principals tried ({', '.join(deciding)}).", fix=fix,
                         evidence=list(deciding))
-
-
-def _outcome(result: Result) -> str:
-    if result.decision is Decision.ALLOW:
-        return "not denied, because no Deny statement matches it"
-    return f"not explicitly denied ({result.explanation})"
 
 
 def check_public_access_block(context: CheckContext, rule: Rule) -> Iterator[Finding]:
