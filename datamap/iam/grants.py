@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from datamap.iam.actions import ActionCatalog
@@ -97,12 +98,6 @@ class MatrixBuilder:
         self.account = inventory.account_id
         self.region = spec.region if spec is not None else inventory.region
         self.targets = self._targets()
-        self.index = ResourceIndex(self.targets)
-        self.resource_policies = {t.arn: self._resource_policy(t) for t in self.targets}
-        self.named: dict[str, list[Target]] = {}   # principal value -> targets whose policy grants it
-        self.open: list[Target] = []               # targets granting "*" or by NotPrincipal
-        for target in self.targets:
-            self._note_grantees(target)
         self.unclassified: set[str] = set()
         self._contexts: dict[tuple[Any, ...], RequestContext] = {}
         self._kinds: dict[tuple[tuple[str, ...], bool], frozenset[str]] = {}
@@ -127,6 +122,42 @@ class MatrixBuilder:
                                   holds_exports=exports, forms=forms))
         return targets
 
+    # The indexes below are built on first use, because a caller that needs only
+    # request contexts (an audit rule, for one) should not parse every resource policy.
+    @cached_property
+    def index(self) -> ResourceIndex:
+        return ResourceIndex(self.targets)
+
+    @cached_property
+    def resource_policies(self) -> dict[str, tuple[Statement, ...] | None]:
+        return {t.arn: self._resource_policy(t) for t in self.targets}
+
+    @cached_property
+    def _grantees(self) -> tuple[dict[str, list[Target]], list[Target]]:
+        named: dict[str, list[Target]] = {}   # principal value -> targets whose policy grants it
+        open_: list[Target] = []              # targets granting "*" or by NotPrincipal
+        for target in self.targets:
+            for st in self.resource_policies[target.arn] or ():
+                if not st.allows or st.principal is None:
+                    continue
+                if st.principal.wildcard or st.not_principal or st.unknown_reason:
+                    open_.append(target)
+                    continue
+                for values in st.principal.values.values():
+                    for value in values:
+                        named.setdefault(normalize_principal(value, "aws"), []).append(target)
+        return named, open_
+
+    @property
+    def named(self) -> dict[str, list[Target]]:
+        """Return {principal value: targets whose resource policy grants it}."""
+        return self._grantees[0]
+
+    @property
+    def open(self) -> list[Target]:
+        """Return the targets whose resource policy grants "*" or grants by NotPrincipal."""
+        return self._grantees[1]
+
     def _resource_policy(self, target: Target) -> tuple[Statement, ...] | None:
         resource = target.resource
         attribute = {"s3_bucket": "Policy", "kms_key": "Policy"}.get(resource.kind)
@@ -142,17 +173,6 @@ class MatrixBuilder:
         if document is None:
             return None
         return parse_or_unknown(document, label, "resource").statements
-
-    def _note_grantees(self, target: Target) -> None:
-        for st in self.resource_policies[target.arn] or ():
-            if not st.allows or st.principal is None:
-                continue
-            if st.principal.wildcard or st.not_principal or st.unknown_reason:
-                self.open.append(target)
-                continue
-            for values in st.principal.values.values():
-                for value in values:
-                    self.named.setdefault(normalize_principal(value, "aws"), []).append(target)
 
     def context(self, principal: Principal, target: Target | None) -> RequestContext:
         """Return the request context of a principal on a target, shared by targets that give the same keys."""
