@@ -71,6 +71,7 @@ def build_graph(inventory: Inventory, matrix: AccessMatrix, spec: PilotSpec | No
     builder.add_keys()
     for cell in sorted(matrix.cells, key=_cell_order):
         builder.add_cell(cell)
+    builder.finish_access()
     builder.add_trust_edges()
     builder.add_leftovers()
     return builder.graph
@@ -158,6 +159,17 @@ def _cell_order(cell: AccessCell) -> tuple:
     return (cell.principal_arn, cell.person, cell.role, cell.resource_arn, cell.capability, cell.status)
 
 
+class _EdgeCells:
+    """What the access cells of one edge say together: unions of their lists, and the best status per person."""
+
+    def __init__(self) -> None:
+        self.statements: set[Any] = set()
+        self.actions: set[str] = set()
+        self.unknown_conditions: set[str] = set()
+        self.people: dict[str, str] = {}
+        self.role_status = ""
+
+
 class _Builder:
     """The state of one ``build_graph`` call. It writes only to its own new graph."""
 
@@ -176,10 +188,15 @@ class _Builder:
                 if name:
                     self.roles_by_name.setdefault(name, role)
         self.full_names = {p.id: p.name for p in spec.people} if spec else {}
+        self.people: dict[str, str] = {}   # person id -> the first node added for that person
+        # What the cells say about each access edge, by (source, target, capability), until finish_access.
+        self.access: dict[tuple[str, str, str], _EdgeCells] = {}
 
     def add_node(self, node: str, kind: str, label: str, resource: Resource | None = None, **extra: Any) -> str:
         if node in self.graph:
             return node
+        if kind == PERSON:
+            self.people.setdefault(extra["person"], node)
         arn = resource.arn if resource else extra.pop("arn", node)
         self.graph.add_node(
             node, kind=kind, label=label, arn=arn, name=resource.name if resource else extra.pop("name", label),
@@ -300,9 +317,8 @@ class _Builder:
         return self.add_node(node, kind, cell.resource_name or node, resource)
 
     def _person_node(self, cell: AccessCell) -> str:
-        for node, data in self.graph.nodes(data=True):
-            if data["kind"] == PERSON and data["person"] == cell.person:
-                return node
+        if cell.person in self.people:
+            return self.people[cell.person]
         return self.add_node(f"person:{cell.person}", PERSON, self.full_names.get(cell.person, cell.person),
                              arn="", name=cell.person, person=cell.person)
 
@@ -339,26 +355,32 @@ class _Builder:
         return self.add_node(node, kind, label, principal)
 
     def _merge_access(self, source: str, target: str, cell: AccessCell, per_person: bool) -> None:
-        capability = Capability(cell.capability)
-        key = capability.value
-        if not self.graph.has_edge(source, target, key):
-            self.graph.add_edge(source, target, key=key, kind=ACCESS, label=key, capability=capability,
-                                status="unknown", role_status="", statements=(), actions=(),
-                                unknown_conditions=(), people={})
-        edge = self.graph.edges[source, target, key]
-        edge["statements"] = tuple(sorted(set(edge["statements"]) | set(cell.statements),
-                                          key=lambda s: (s.policy, s.sid, s.effect, s.text)))
-        edge["actions"] = tuple(sorted(set(edge["actions"]) | set(cell.actions)))
-        edge["unknown_conditions"] = tuple(sorted(set(edge["unknown_conditions"]) | set(cell.unknown_conditions)))
+        key = Capability(cell.capability).value
+        merged = self.access.get((source, target, key))
+        if merged is None:
+            # The edge is added now, so edges keep the order of the cells; finish_access fills it in.
+            self.graph.add_edge(source, target, key=key, kind=ACCESS)
+            merged = self.access[source, target, key] = _EdgeCells()
+        merged.statements.update(cell.statements)
+        merged.actions.update(cell.actions)
+        merged.unknown_conditions.update(cell.unknown_conditions)
         if per_person:
-            people = dict(edge["people"])
-            if people.get(cell.person) != "allow":
-                people[cell.person] = cell.status
-            edge["people"] = dict(sorted(people.items()))
-        elif edge["role_status"] != "allow":
-            edge["role_status"] = cell.status
-        statuses = set(edge["people"].values()) | {edge["role_status"]}
-        edge["status"] = "allow" if "allow" in statuses else "unknown"
+            if merged.people.get(cell.person) != "allow":
+                merged.people[cell.person] = cell.status
+        elif merged.role_status != "allow":
+            merged.role_status = cell.status
+
+    def finish_access(self) -> None:
+        """Fill in each access edge with what all its cells say: unions sorted, and the best statuses."""
+        for (source, target, key), merged in self.access.items():
+            statuses = set(merged.people.values()) | {merged.role_status}
+            self.graph.edges[source, target, key].update(
+                label=key, capability=Capability(key),
+                status="allow" if "allow" in statuses else "unknown", role_status=merged.role_status,
+                statements=tuple(sorted(merged.statements, key=lambda s: (s.policy, s.sid, s.effect, s.text))),
+                actions=tuple(sorted(merged.actions)), unknown_conditions=tuple(sorted(merged.unknown_conditions)),
+                people=dict(sorted(merged.people.items())))
+        self.access.clear()
 
     def add_trust_edges(self) -> None:
         """Add person → role edges for people a role's trust policy names by ARN."""
