@@ -269,14 +269,14 @@ def _statements(document: Any) -> list[Mapping[str, Any]] | None:
             document = json.loads(document)
         except json.JSONDecodeError:
             return None
-    document = thaw(document)
+    # Inventory documents are frozen: read-only mappings, and tuples for lists.
     if not isinstance(document, Mapping) or "Statement" not in document:
         return None
     statements = document["Statement"]
     statements = [statements] if isinstance(statements, Mapping) else statements
-    if not isinstance(statements, list) or not all(isinstance(s, Mapping) for s in statements):
+    if not isinstance(statements, (list, tuple)) or not all(isinstance(s, Mapping) for s in statements):
         return None
-    return statements
+    return list(statements)
 
 
 def _wildcard_problems(document: Any, prefixes: tuple[str, ...]) -> list[str] | None:
@@ -306,7 +306,7 @@ def _wildcard_problems(document: Any, prefixes: tuple[str, ...]) -> list[str] | 
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+    return [value] if isinstance(value, str) else [v if isinstance(v, str) else str(thaw(v)) for v in value]
 
 
 def _scoped(resource: str, prefixes: tuple[str, ...]) -> bool:

@@ -136,7 +136,9 @@ def check_bucket_lifecycle(context: CheckContext, rule: Rule) -> Iterator[Findin
                                fix=f"Tag {label} with {tags.RETENTION_DAYS} or declare it in the pilot spec.")
             continue
 
-        result = bucket_retention({"Name": resource.name, **thaw(resource.attributes)}, today=context.today)
+        # The current, noncurrent and data rules read the same computation, so it is done once per bucket.
+        result = context.derived_for(resource, "bucket retention", lambda: bucket_retention(
+            {"Name": resource.name, **thaw(resource.attributes)}, today=context.today))
         value: Retention = getattr(result, versions)
         fix = f"Give {label} " + fix_template.format(limit=limit.days) + "."
         expected = f"at most {limit.days} days"
