@@ -160,7 +160,7 @@ def _cell_order(cell: AccessCell) -> tuple:
 
 
 class _EdgeCells:
-    """What the access cells of one edge say together: unions of their lists, and the best status per person."""
+    """The combined content of one edge's access cells: unions of their lists, and the best status per person."""
 
     def __init__(self) -> None:
         self.statements: set[Any] = set()
@@ -189,7 +189,7 @@ class _Builder:
                     self.roles_by_name.setdefault(name, role)
         self.full_names = {p.id: p.name for p in spec.people} if spec else {}
         self.people: dict[str, str] = {}   # person id -> the first node added for that person
-        # What the cells say about each access edge, by (source, target, capability), until finish_access.
+        # The combined cells of each access edge, by (source, target, capability), until finish_access.
         self.access: dict[tuple[str, str, str], _EdgeCells] = {}
 
     def add_node(self, node: str, kind: str, label: str, resource: Resource | None = None, **extra: Any) -> str:
@@ -371,7 +371,7 @@ class _Builder:
             merged.role_status = cell.status
 
     def finish_access(self) -> None:
-        """Fill in each access edge with what all its cells say: unions sorted, and the best statuses."""
+        """Fill in each access edge from its combined cells: sorted unions and the best statuses."""
         for (source, target, key), merged in self.access.items():
             statuses = set(merged.people.values()) | {merged.role_status}
             self.graph.edges[source, target, key].update(

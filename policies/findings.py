@@ -33,7 +33,8 @@ class Severity(StrEnum):
 STATUS_ORDER = (Status.FAIL, Status.UNKNOWN, Status.PASS)
 
 
-@dataclass(frozen=True, slots=True)   # slots: a fleet check keeps tens of thousands of these
+# Slots, because a fleet check keeps tens of thousands of findings and references.
+@dataclass(frozen=True, slots=True)
 class ResourceRef:
     """The resource a finding is about: its ARN and the name a reader knows it by."""
 

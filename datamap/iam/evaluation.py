@@ -212,9 +212,9 @@ class _Matcher:
 
 
 class DenyMatch(NamedTuple):
-    """Whether an explicit Deny matches a request: step 1 of ``decide`` on its own."""
+    """The result of step 1 of ``decide`` on its own: whether an explicit Deny matches a request."""
 
-    value: Tri                                 # TRUE: a Deny certainly matches; UNKNOWN: one might
+    value: Tri                                 # TRUE: a Deny certainly matches, UNKNOWN: one might match
     statements: tuple[StatementRef, ...]       # the Deny statements that match or might match
     unknown_conditions: tuple[str, ...]        # what the UNKNOWN depends on
 
@@ -225,9 +225,9 @@ def explicit_deny(caller: Caller, context: RequestContext, action: str, resource
     """Return whether an explicit Deny in the given policies matches the request, without deciding the Allow side.
 
     The arguments are those of ``decide``, and the Deny statements are matched by the
-    same code. A check that needs only "is this request refused whatever grants
-    it" (a TLS-only bucket policy, for one) calls this instead of ``decide``, which
-    would also work through every Allow. ``decide`` returns EXPLICIT_DENY, with the
+    same code. A check that needs only to know whether the request is denied whatever
+    grants it (a TLS-only bucket policy, for one) calls this instead of ``decide``,
+    which would also evaluate every Allow. ``decide`` returns EXPLICIT_DENY, with the
     same statements, exactly when the value is TRUE here.
     """
     m = _Matcher(caller, context, action, resource_arn, False, boundary is not None)
@@ -235,9 +235,9 @@ def explicit_deny(caller: Caller, context: RequestContext, action: str, resource
     return DenyMatch(deny.value, _refs(deny.statements), tuple(dict.fromkeys(deny.unknown)))
 
 
-# The two functions below return a term for each statement that might match. Terms that
-# are certainly false are left out: every list only feeds ``_any``, on which a false term
-# has no effect.
+# The three functions below return a term for each statement that might match. Terms
+# that are certainly false are left out, because every list only feeds ``_any``, on
+# which a false term has no effect.
 
 def _deny_terms(m: _Matcher, identity: Sequence[Statement], boundary: Sequence[Statement] | None,
                 resource: Sequence[Statement] | None) -> list[_Term]:

@@ -306,7 +306,10 @@ def _wildcard_problems(document: Any, prefixes: tuple[str, ...]) -> list[str] | 
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
-    return [value] if isinstance(value, str) else [v if isinstance(v, str) else str(thaw(v)) for v in value]
+    if isinstance(value, str):
+        return [value]
+    # A nested element is shown as its plain JSON form, not as a frozen copy.
+    return [item if isinstance(item, str) else str(thaw(item)) for item in value]
 
 
 def _scoped(resource: str, prefixes: tuple[str, ...]) -> bool:

@@ -123,10 +123,10 @@ def plain_http_probes(context: CheckContext, partition: str) -> tuple[tuple[Prob
 
 def plain_http_denied(probe: Probe, request_context: RequestContext, action: str, arn: str,
                       statements: tuple[Statement, ...]) -> DenyMatch:
-    """Return whether a Deny in the bucket policy ``statements`` refuses this plain-HTTP request of ``probe``.
+    """Return whether a Deny in the bucket policy ``statements`` denies this plain-HTTP request of ``probe``.
 
-    "TLS only" means plain HTTP is refused whatever else grants access, so only an
-    explicit Deny counts and the Allow side is not decided. ``request_context`` comes
+    "TLS only" means plain HTTP is denied whatever else grants access, so only an
+    explicit Deny counts and the Allow side is not evaluated. ``request_context`` comes
     from ``plain_http_context(probe, owner)``.
     """
     return explicit_deny(probe.caller, request_context, action, arn, (), None, statements)

@@ -54,7 +54,7 @@ def _explicit_deny(case: Case) -> DenyMatch:
 
 @pytest.mark.parametrize("case", _cases(SHARED) + _cases(EXTRA), ids=lambda case: case.id)
 def test_explicit_deny_agrees_with_decide(case: Case):
-    """explicit_deny says TRUE, with the same statements, exactly when decide returns an explicit deny."""
+    """Check that explicit_deny returns TRUE, with the same statements, exactly when decide returns an explicit deny."""
     denied, result = _explicit_deny(case), case.run()
     assert (denied.value is Tri.TRUE) == (result.reason is Reason.EXPLICIT_DENY), f"{case.id}: {result}"
     if denied.value is Tri.TRUE:
@@ -64,6 +64,6 @@ def test_explicit_deny_agrees_with_decide(case: Case):
 
 
 def test_explicit_deny_cases_cover_every_outcome():
-    """The agreement test above means something only if the cases include each Deny outcome."""
+    """Check that the cases include each Deny outcome, so the agreement test covers all three."""
     outcomes = {_explicit_deny(case).value for case in _cases(SHARED) + _cases(EXTRA)}
     assert outcomes == {Tri.TRUE, Tri.UNKNOWN, Tri.FALSE}
