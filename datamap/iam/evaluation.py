@@ -328,7 +328,7 @@ def decide(caller: Caller, context: RequestContext, action: str, resource_arn: s
 def _allowed(parts: dict[str, _Term], caller: Caller, same_account: bool, needs_resource_policy: bool) -> _Term:
     identity, boundary = parts["identity"], parts["boundary"]
     direct, role, account = parts[DIRECT], parts[ROLE], parts[ACCOUNT]
-    if caller.kind == "service":
+    if caller.kind in ("service", "anonymous"):
         return direct
     if not same_account:
         return _all([identity, boundary, _any([direct, role, account])])
@@ -342,6 +342,8 @@ def _allowed(parts: dict[str, _Term], caller: Caller, same_account: bool, needs_
 def _missing(parts: dict[str, _Term], caller: Caller, owner: str, needs_resource_policy: bool,
              has_resource_policy: bool) -> str:
     """Explain an implicit deny: which required Allow is missing."""
+    if caller.kind == "anonymous":
+        return "no resource policy statement grants it to everyone (Principal \"*\"), which an anonymous request needs"
     reasons = []
     resource_side = any(parts[c].value is not Tri.FALSE for c in (DIRECT, ROLE, ACCOUNT))
     if owner and owner != caller.account:

@@ -35,9 +35,9 @@ _SERVICE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")
 class Caller:
     """The principal making a request."""
 
-    arn: str            # user ARN, session ARN, role ARN, account root, or a service name
-    kind: str           # "user", "assumed-role", "role", "root", "federated-user" or "service"
-    account: str        # "" for a service principal
+    arn: str            # user ARN, session ARN, role ARN, account root, a service name, or "" when anonymous
+    kind: str           # "user", "assumed-role", "role", "root", "federated-user", "service" or "anonymous"
+    account: str        # "" for a service principal and an anonymous caller
     partition: str = "aws"
     role_arn: str = ""  # the role behind a session (or the role itself)
 
@@ -90,6 +90,11 @@ def parse_caller(principal_arn: str, context: RequestContext | None = None) -> C
     raise PolicyError(f"principal: unsupported principal ARN {principal_arn!r}")
 
 
+def anonymous_caller() -> Caller:
+    """Return the caller of an unsigned request, which only a Principal of "*" (or {"AWS": "*"}) names."""
+    return Caller(arn="", kind="anonymous", account="")
+
+
 def normalize_principal(value: str, partition: str) -> str:
     """Return a Principal value with a bare account id written as the account root ARN."""
     if _ACCOUNT_ID.match(value):
@@ -99,6 +104,8 @@ def normalize_principal(value: str, partition: str) -> str:
 
 def _listed(element: PrincipalElement, caller: Caller) -> set[str]:
     """Return the caller identities that the element names."""
+    if caller.kind == "anonymous":
+        return set()
     if caller.kind == "service":
         return {caller.arn} if caller.arn in element.values.get("Service", ()) else set()
     named = {normalize_principal(value, caller.partition) for value in element.values.get("AWS", ())}

@@ -17,7 +17,7 @@ from datamap.iam.context import RequestContext, Tri
 from datamap.iam.errors import PolicyError
 from datamap.iam.evaluation import DenyMatch, explicit_deny
 from datamap.iam.policy import Statement, parse_policy
-from datamap.iam.principals import Caller, parse_caller
+from datamap.iam.principals import Caller, anonymous_caller, parse_caller
 from datamap.iam.targets import FRESH
 from datamap.inventory import Resource, thaw
 from policies.context import CheckContext
@@ -28,6 +28,9 @@ PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restri
 # Requests a plain-HTTP caller could make: action and ARN form ("bucket" or "object").
 PLAIN_HTTP_REQUESTS = (("s3:GetObject", "object"), ("s3:PutObject", "object"), ("s3:ListBucket", "bucket"))
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+# Request-context keys that only signed requests carry.
+ANONYMOUS_ABSENT_KEYS = ("aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
+                         "aws:PrincipalTag/*", "aws:username")
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,15 @@ class Probe:
     label: str
     caller: Caller
     values: dict[str, Any]
+    absent: tuple[str, ...] = ()      # keys that requests of this caller never carry
 
 
 def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
-    """Return callers that together stand for any principal: outsiders, the account root and every tenant principal.
+    """Return callers that together stand for any principal: anonymous, outsiders, the account root, tenant principals.
 
-    NOTE: anonymous callers cannot be tried, because the evaluator parses principal
-    ARNs only. A Deny that matches the made-up caller of another account has Principal
-    "*" or a NotPrincipal that does not list it, and such a Deny names anonymous callers too.
+    An anonymous request carries no principal ARN, account, organization or tags
+    (IAM User Guide, "AWS global condition context keys"), so a Deny that tests one of
+    them does not cover it.
     """
     account = context.inventory.account_id or "111111111111"
     outside = other_account(account)
@@ -94,24 +98,27 @@ def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
                (f"a principal of account {account} outside the tenant",
                 f"arn:{partition}:iam::{account}:user/pilotctl-probe-not-in-tenant"),
                (f"the account root of {account}", f"arn:{partition}:iam::{account}:root")]
-    probes = []
+    probes = [Probe("an anonymous caller", anonymous_caller(), {"aws:PrincipalType": "Anonymous"},
+                    absent=ANONYMOUS_ABSENT_KEYS)]
     for label, arn in made_up:
         caller = parse_caller(arn)
         probes.append(Probe(label, caller, {"aws:PrincipalArn": arn, "aws:PrincipalAccount": caller.account}))
     for principal in context.principals:
-        probes.append(Probe(f"{principal.kind} {principal.name}", principal.caller, dict(principal.context)))
+        probes.append(Probe(f"{principal.kind} {principal.name}", principal.caller, dict(principal.context),
+                            absent=tuple(principal.absent)))
     return tuple(probes)
 
 
 def plain_http_context(probe: Probe, owner: str) -> RequestContext:
     """Return the request context of a plain-HTTP request by ``probe`` on a resource of account ``owner``.
 
-    Every condition key other than the probe's ARN, account and TLS is unknown.
+    The request is not over TLS and not made by an AWS service. Every other key is
+    unknown unless the probe gives its value or lists it as absent.
     """
     values = {**probe.values, "aws:SecureTransport": False, "aws:PrincipalIsAWSService": False}
     if owner:
         values["aws:ResourceAccount"] = owner
-    return RequestContext(values, ("*",))
+    return RequestContext(values, ("*",), probe.absent)
 
 
 def plain_http_probes(context: CheckContext, partition: str) -> tuple[tuple[Probe, RequestContext], ...]:

@@ -7,8 +7,9 @@ import pytest
 from datamap.iam.context import RequestContext
 from datamap.iam.errors import PolicyError
 from datamap.iam.evaluation import Decision, Reason, Request, evaluate
+from datamap.iam.evaluation import decide as decide_parsed
 from datamap.iam.policy import parse_policy, unknown_policy
-from datamap.iam.principals import DIRECT, ROLE, parse_caller, principal_match
+from datamap.iam.principals import DIRECT, ROLE, anonymous_caller, parse_caller, principal_match
 
 ACCOUNT = "111122223333"
 OBJECT = "arn:aws:s3:::b/k"
@@ -102,6 +103,30 @@ def test_root_user_allowed():
 def test_root_user_denied_explicitly():
     bucket = doc({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"})
     assert decide(f"arn:aws:iam::{ACCOUNT}:root", resource=bucket).reason is Reason.EXPLICIT_DENY
+
+
+def anonymous(bucket):
+    return decide_parsed(anonymous_caller(), RequestContext({"aws:PrincipalType": "Anonymous"}), "s3:GetObject",
+                         OBJECT, ACCOUNT, (), None, parse_policy(bucket, "bucket policy", "resource").statements)
+
+
+def test_anonymous_allowed_by_everyone_grant():
+    for principal in ("*", {"AWS": "*"}):
+        result = anonymous(doc({"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject", "Resource": "*"}))
+        assert result.decision is Decision.ALLOW, principal
+
+
+def test_anonymous_not_named_by_account():
+    result = anonymous(doc({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "s3:*", "Resource": "*"}))
+    assert result.reason is Reason.IMPLICIT_DENY
+    assert "anonymous request" in result.explanation
+
+
+def test_anonymous_denied_by_not_principal():
+    result = anonymous(doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+                           {"Effect": "Deny", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                            "Action": "s3:*", "Resource": "*"}))
+    assert result.reason is Reason.EXPLICIT_DENY
 
 
 def test_unknown_policy_unknown():

@@ -175,8 +175,9 @@ def test_tls_deny_for_account_only_fails():
     finding = tls(deny_http({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
 
     assert finding.status is Status.FAIL
-    assert "a principal of another account" in finding.message
-    assert "principal of account 111122223333 outside the tenant" not in finding.message
+    assert "by 2 of 10 principals tried, such as an anonymous caller" in finding.message
+    assert any("by a principal of another account (999999999999) is not denied" in e for e in finding.evidence)
+    assert not any("outside the tenant" in e for e in finding.evidence)
 
 
 def test_tls_deny_on_objects_only_fails():
@@ -193,7 +194,7 @@ def test_tls_allow_only_fails():
     finding = tls(allow)
 
     assert finding.status is Status.FAIL
-    assert "s3:GetObject on its objects (by 9 of 9 principals tried, such as a principal of another account" \
+    assert "s3:GetObject on its objects (by 10 of 10 principals tried, such as an anonymous caller)" \
         in finding.message
     assert finding.observed == "not denied: s3:GetObject on its objects, s3:PutObject on its objects, " \
                                "s3:ListBucket on the bucket"
@@ -204,6 +205,26 @@ def test_tls_deny_with_extra_condition_unknown():
 
     assert finding.status is Status.UNKNOWN
     assert "aws:SourceIp (IpAddress)" in finding.message
+
+
+def test_tls_deny_for_signed_callers_only_fails():
+    # Every signed request carries aws:PrincipalArn. An anonymous one does not, so this Deny never covers it.
+    finding = tls(deny_http(ArnLike={"aws:PrincipalArn": "arn:aws:iam::*:*"}))
+
+    assert finding.status is Status.FAIL
+    assert "(by 1 of 10 principals tried, such as an anonymous caller)" in finding.message
+    assert len(finding.evidence) == 3
+
+
+def test_tls_not_principal_deny_covers_anonymous():
+    # A NotPrincipal Deny applies to every caller it does not list, anonymous ones too.
+    deny = statement("DenyHttp", "s3:*", [RECORDS_ARN, f"{RECORDS_ARN}/*"], effect="Deny",
+                     NotPrincipal={"AWS": "arn:aws:iam::444455556666:root"},
+                     Condition={"Bool": {"aws:SecureTransport": "false"}})
+    finding = tls(document(deny))
+
+    assert finding.status is Status.PASS
+    assert "for all 10 principals tried" in finding.message
 
 
 def test_tls_unread_policy_unknown():
