@@ -28,9 +28,11 @@ PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restri
 # Requests a plain-HTTP caller could make: action and ARN form ("bucket" or "object").
 PLAIN_HTTP_REQUESTS = (("s3:GetObject", "object"), ("s3:PutObject", "object"), ("s3:ListBucket", "bucket"))
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
-# Request-context keys that only signed requests carry.
-ANONYMOUS_ABSENT_KEYS = ("aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
-                         "aws:PrincipalTag/*", "aws:username")
+# Request-context keys that anonymous requests do not carry (IAM User Guide, "AWS global
+# condition context keys", the Availability of each key).
+ANONYMOUS_ABSENT_KEYS = ("aws:PrincipalArn", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalTag/*",
+                         "aws:PrincipalIsAWSService", "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList",
+                         "aws:username")
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,9 @@ class Probe:
 def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
     """Return callers that together stand for any principal: anonymous, outsiders, the account root, tenant principals.
 
-    An anonymous request carries no principal ARN, account, organization or tags
-    (IAM User Guide, "AWS global condition context keys"), so a Deny that tests one of
-    them does not cover it.
+    An anonymous request carries no principal ARN, organization or tags, and its
+    aws:PrincipalAccount is "anonymous", so a Deny whose condition needs a signed
+    caller does not cover it. Its aws:PrincipalType and aws:userid are left unknown.
     """
     account = context.inventory.account_id or "111111111111"
     outside = other_account(account)
@@ -98,7 +100,7 @@ def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
                (f"a principal of account {account} outside the tenant",
                 f"arn:{partition}:iam::{account}:user/pilotctl-probe-not-in-tenant"),
                (f"the account root of {account}", f"arn:{partition}:iam::{account}:root")]
-    probes = [Probe("an anonymous caller", anonymous_caller(), {"aws:PrincipalType": "Anonymous"},
+    probes = [Probe("an anonymous caller", anonymous_caller(), {"aws:PrincipalAccount": "anonymous"},
                     absent=ANONYMOUS_ABSENT_KEYS)]
     for label, arn in made_up:
         caller = parse_caller(arn)
@@ -112,10 +114,13 @@ def probe_callers(context: CheckContext, partition: str) -> tuple[Probe, ...]:
 def plain_http_context(probe: Probe, owner: str) -> RequestContext:
     """Return the request context of a plain-HTTP request by ``probe`` on a resource of account ``owner``.
 
-    The request is not over TLS and not made by an AWS service. Every other key is
-    unknown unless the probe gives its value or lists it as absent.
+    The request is not over TLS and, unless the probe lists aws:PrincipalIsAWSService as
+    absent, not made by an AWS service. Every other key is unknown unless the probe
+    gives its value or lists it as absent.
     """
-    values = {**probe.values, "aws:SecureTransport": False, "aws:PrincipalIsAWSService": False}
+    values = {**probe.values, "aws:SecureTransport": False}
+    if "aws:PrincipalIsAWSService" not in probe.absent:
+        values["aws:PrincipalIsAWSService"] = False
     if owner:
         values["aws:ResourceAccount"] = owner
     return RequestContext(values, ("*",), probe.absent)

@@ -106,7 +106,7 @@ def test_root_user_denied_explicitly():
 
 
 def anonymous(bucket):
-    return decide_parsed(anonymous_caller(), RequestContext({"aws:PrincipalType": "Anonymous"}), "s3:GetObject",
+    return decide_parsed(anonymous_caller(), RequestContext({"aws:PrincipalAccount": "anonymous"}), "s3:GetObject",
                          OBJECT, ACCOUNT, (), None, parse_policy(bucket, "bucket policy", "resource").statements)
 
 

@@ -216,6 +216,16 @@ def test_tls_deny_for_signed_callers_only_fails():
     assert len(finding.evidence) == 3
 
 
+def test_tls_deny_sparing_services_misses_anonymous():
+    # aws:PrincipalIsAWSService is absent from anonymous requests, so a Bool test on it is false for them.
+    deny = statement("DenyHttp", "s3:*", [RECORDS_ARN, f"{RECORDS_ARN}/*"], effect="Deny", Principal="*",
+                     Condition={"Bool": {"aws:SecureTransport": "false", "aws:PrincipalIsAWSService": "false"}})
+    finding = tls(document(deny))
+
+    assert finding.status is Status.FAIL
+    assert "(by 1 of 10 principals tried, such as an anonymous caller)" in finding.message
+
+
 def test_tls_not_principal_deny_covers_anonymous():
     # A NotPrincipal Deny applies to every caller it does not list, anonymous ones too.
     deny = statement("DenyHttp", "s3:*", [RECORDS_ARN, f"{RECORDS_ARN}/*"], effect="Deny",
