@@ -14,7 +14,7 @@ each tenant's planned inventory with its access matrix built beforehand, and the
 are timed separately. checkov runs once on the Terraform-plan JSON of all the resources.
 
 Each timed section starts right after a full garbage collection, so that no section pays
-for collecting what an earlier one left behind; the collector stays on while a section
+for collecting what an earlier one left behind. The collector stays on while a section
 runs. Without that (``--no-collect``), whichever section happens to set off a full pass
 over the planning heap (about 0.2 s here) is charged for it. The catalogue is timed
 ``--repeat`` times and the median is compared with checkov.

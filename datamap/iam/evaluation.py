@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain
 from typing import Any, NamedTuple
 
 from datamap.iam.conditions import evaluate_conditions
@@ -242,12 +243,7 @@ def explicit_deny(caller: Caller, context: RequestContext, action: str, resource
 def _deny_terms(m: _Matcher, identity: Sequence[Statement], boundary: Sequence[Statement] | None,
                 resource: Sequence[Statement] | None) -> list[_Term]:
     terms = []
-    for st in identity:
-        if not st.allows:
-            term = m.statement(st)
-            if term is not _FALSE:
-                terms.append(term)
-    for st in boundary or ():
+    for st in chain(identity, boundary or ()):
         if not st.allows:
             term = m.statement(st)
             if term is not _FALSE:

@@ -186,13 +186,14 @@ def _protection_finding(context: CheckContext, rule: Rule, trail: Resource, buck
         request_context = builder.context(principal, target)
         for action, form in requests:
             arn = object_arn(bucket) if form == "object" else bucket.arn
-            # The Deny side alone settles the usual case; the whole decision is needed only to explain a gap.
+            # The Deny side alone settles the usual case. The whole decision is needed only to explain a gap.
             denied = explicit_deny(principal.caller, request_context, action, arn, principal.identity,
                                    principal.boundary, policy.statements)
-            by_bucket = [s for s in denied.statements if s.policy == policy_name]
-            if denied.value is Tri.TRUE and by_bucket:
-                deciding.update(dict.fromkeys(str(s) for s in by_bucket))
-                continue
+            if denied.value is Tri.TRUE:
+                by_bucket = [s for s in denied.statements if s.policy == policy_name]
+                if by_bucket:
+                    deciding.update(dict.fromkeys(str(s) for s in by_bucket))
+                    continue
             result = decide(principal.caller, request_context, action, arn, context.inventory.account_id,
                             principal.identity, principal.boundary, policy.statements)
             request = f"{principal.kind} {principal.name} {action}"
